@@ -1,0 +1,207 @@
+"""The parsed configuration: frozen dataclasses, nothing here reads files.
+
+Everything the daemon knows about its configuration comes out of
+:func:`supervisor_ng.config.loader.load` as these objects.  They are frozen and
+compare by value, so "did this group change on reread?" is plain ``==``.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Optional
+
+
+class Auto(enum.Enum):
+    """Marker for values the daemon chooses itself (AUTO log files, serverurl)."""
+
+    AUTO = "auto"
+
+    def __repr__(self) -> str:
+        return "AUTO"
+
+
+AUTO = Auto.AUTO
+
+
+class AutoRestart(enum.Enum):
+    NEVER = "false"
+    UNEXPECTED = "unexpected"
+    ALWAYS = "true"
+
+
+# Log levels: stock numbers and the four-letter tags written in each line.
+LOG_LEVELS = {
+    "critical": 50,
+    "error": 40,
+    "warn": 30,
+    "info": 20,
+    "debug": 10,
+    "trace": 5,
+    "blather": 3,
+}
+LEVEL_TAGS = {50: "CRIT", 40: "ERRO", 30: "WARN", 20: "INFO", 10: "DEBG", 5: "TRAC", 3: "BLAT"}
+
+
+@dataclass(frozen=True)
+class ChannelLogConfig:
+    """How one output channel (stdout or stderr) of a process is logged.
+
+    ``logfile`` is a path, ``AUTO`` (a generated file in childlogdir) or None
+    (discard).
+    """
+
+    logfile: "str | Auto | None" = AUTO
+    maxbytes: int = 50 * 1024 * 1024
+    backups: int = 10
+    capture_maxbytes: int = 0
+    events_enabled: bool = False
+    syslog: bool = False
+
+
+@dataclass(frozen=True)
+class ProcessConfig:
+    """One process: a ``[program:x]`` with numprocs=3 yields three of these."""
+
+    name: str
+    group: str
+    command: str
+    priority: int = 999
+    autostart: bool = True
+    startsecs: int = 1
+    startretries: int = 3
+    autorestart: AutoRestart = AutoRestart.UNEXPECTED
+    exitcodes: tuple[int, ...] = (0,)
+    stopsignal: int = 15
+    stopwaitsecs: int = 10
+    stopasgroup: bool = False
+    killasgroup: bool = False
+    user: Optional[str] = None
+    uid: Optional[int] = None  # resolved from user; None = don't switch
+    gid: Optional[int] = None
+    redirect_stderr: bool = False
+    stdout: ChannelLogConfig = field(default_factory=ChannelLogConfig)
+    stderr: ChannelLogConfig = field(default_factory=ChannelLogConfig)
+    # Program environment= only ([supervisord] environment is merged at spawn).
+    environment: tuple[tuple[str, str], ...] = ()
+    directory: Optional[str] = None
+    umask: Optional[int] = None
+    serverurl: "str | Auto | None" = AUTO
+    strip_ansi: bool = False  # copied from [supervisord] strip_ansi
+    # The section the process came from, for messages: "program:x".
+    section: str = ""
+    numprocs: int = 1
+    process_num: int = 0
+
+
+@dataclass(frozen=True)
+class FcgiSocketConfig:
+    """The listening socket of an ``[fcgi-program:x]``, given to children as fd 0."""
+
+    url: str  # as written, expanded: unix:///path or tcp://host:port
+    family: str  # "unix" | "inet"
+    path: Optional[str] = None
+    host: Optional[str] = None
+    port: Optional[int] = None
+    backlog: int = 0  # 0 = socket.SOMAXCONN
+    owner: Optional[tuple[int, int]] = None  # (uid, gid)
+    mode: Optional[int] = None  # unix only
+
+
+@dataclass(frozen=True)
+class GroupConfig:
+    """A process group: a ``[program:x]`` (homogeneous), ``[group:x]``,
+    ``[fcgi-program:x]`` or ``[eventlistener:x]`` pool."""
+
+    name: str
+    kind: str  # "program" | "group" | "fcgi-program" | "eventlistener"
+    priority: int
+    processes: tuple[ProcessConfig, ...]
+    socket: Optional[FcgiSocketConfig] = None
+    # Event listener pools only.
+    buffer_size: int = 10
+    events: tuple[str, ...] = ()
+    result_handler: str = "supervisor.dispatchers:default_handler"
+
+
+@dataclass(frozen=True)
+class HttpServerConfig:
+    """A ``[unix_http_server]`` (family "unix") or ``[inet_http_server]`` (family "inet")."""
+
+    section: str  # "unix_http_server", "unix_http_server:name", "inet_http_server"
+    family: str  # "unix" | "inet"
+    path: Optional[str] = None  # unix
+    chmod: int = 0o700  # unix
+    chown: tuple[int, int] = (-1, -1)  # unix
+    host: str = ""  # inet; "" = all addresses
+    port: int = 0  # inet
+    username: Optional[str] = None
+    password: Optional[str] = None  # plain or "{SHA}<hex sha1>"
+
+
+@dataclass(frozen=True)
+class SupervisordConfig:
+    """The ``[supervisord]`` section (command-line flags already applied)."""
+
+    logfile: Optional[str] = None  # path, "syslog", or None for no file
+    logfile_maxbytes: int = 50 * 1024 * 1024
+    logfile_backups: int = 10
+    loglevel: int = 20
+    pidfile: Optional[str] = None
+    umask: int = 0o022
+    nodaemon: bool = False
+    silent: bool = False
+    minfds: int = 1024
+    minprocs: int = 200
+    nocleanup: bool = False
+    childlogdir: str = "/tmp"
+    user: Optional[str] = None
+    uid: Optional[int] = None
+    gid: Optional[int] = None
+    directory: Optional[str] = None
+    strip_ansi: bool = False
+    environment: tuple[tuple[str, str], ...] = ()
+    identifier: str = "supervisor"
+
+
+@dataclass(frozen=True)
+class SupervisorctlConfig:
+    serverurl: str = "http://localhost:9001"
+    username: Optional[str] = None
+    password: Optional[str] = None
+    prompt: str = "supervisor"
+    history_file: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class ParseMessage:
+    """Something the parser wants in the daemon's log once it is open."""
+
+    level: int  # a LOG_LEVELS value
+    text: str
+
+
+@dataclass(frozen=True)
+class Config:
+    path: str  # the main config file, absolute
+    here: str  # its directory
+    supervisord: SupervisordConfig
+    http_servers: tuple[HttpServerConfig, ...] = ()  # unix ones first, then inet
+    supervisorctl: Optional[SupervisorctlConfig] = None
+    # Sorted by (priority, name): the order groups start in.
+    groups: tuple[GroupConfig, ...] = ()
+    # rpcinterface sections: name -> factory spec; the stock factory is the built-in API.
+    rpcinterfaces: tuple[tuple[str, str], ...] = ()
+    included_files: tuple[str, ...] = ()
+    messages: tuple[ParseMessage, ...] = ()
+
+    def group(self, name: str) -> Optional[GroupConfig]:
+        for g in self.groups:
+            if g.name == name:
+                return g
+        return None
+
+
+class ConfigError(Exception):
+    """A config the daemon refuses.  ``str(err)`` is the whole message, naming
+    the file, the section and the option (and the line where known)."""

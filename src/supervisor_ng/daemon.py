@@ -1,0 +1,223 @@
+"""supervisord: read the config, become a daemon (or not), run the loop.
+
+Everything that can fail because of the config or the environment is checked
+before a single program is started, so a bad start leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fcntl
+import os
+import resource
+import sys
+from typing import Any, Optional
+
+import click
+
+from . import SUPERVISOR_VERSION
+from .cli import HELP_OPTIONS, run_click, usage_error
+from .config.loader import find_config_file, load
+from .config.model import Config, ConfigError
+from .logs.mainlog import MainLog
+from .logs.paths import clean_auto_logs
+from .runtime.reaper import Reaper
+from .runtime.supervisor import Supervisor
+
+PROG = "supervisord"
+
+# Stock flag -> [supervisord] option it overrides.
+_FLAG_OPTIONS = (
+    "nodaemon", "silent", "user", "umask", "directory", "logfile", "logfile_maxbytes",
+    "logfile_backups", "loglevel", "pidfile", "identifier", "childlogdir", "nocleanup",
+    "minfds", "minprocs", "strip_ansi",
+)  # fmt: skip
+
+
+@click.command(context_settings={"help_option_names": HELP_OPTIONS})
+@click.option("-c", "--configuration", "configuration", metavar="FILENAME", help="configuration file path")
+@click.option("-n", "--nodaemon", is_flag=True, default=None, help="run in the foreground")
+@click.option("-s", "--silent", is_flag=True, default=None, help="no log echo to stdout in the foreground")
+@click.option("-v", "--version", is_flag=True, help="print the version and exit")
+@click.option("-u", "--user", metavar="USER", help="run as this user (or numeric uid)")
+@click.option("-m", "--umask", metavar="UMASK", help="umask for the daemon (default 022)")
+@click.option("-d", "--directory", metavar="DIRECTORY", help="directory to chdir to when daemonized")
+@click.option("-l", "--logfile", metavar="FILENAME", help="the daemon's log file")
+@click.option("-y", "--logfile_maxbytes", metavar="BYTES", help="rotate the log at this size")
+@click.option("-z", "--logfile_backups", metavar="NUM", help="number of rotated logs to keep")
+@click.option("-e", "--loglevel", metavar="LEVEL", help="critical, error, warn, info, debug, trace or blather")
+@click.option("-j", "--pidfile", metavar="FILENAME", help="write the daemon's pid here")
+@click.option("-i", "--identifier", metavar="STR", help="identifier used by the API")
+@click.option("-q", "--childlogdir", metavar="DIRECTORY", help="directory for AUTO child logs")
+@click.option("-k", "--nocleanup", is_flag=True, default=None, help="keep old AUTO child logs at start")
+@click.option("-a", "--minfds", metavar="NUM", help="minimum number of free file descriptors")
+@click.option("-t", "--strip_ansi", is_flag=True, default=None, help="strip ANSI escapes from child logs")
+@click.option("--minprocs", metavar="NUM", help="minimum number of free process slots")
+@click.option("--profile_options", metavar="OPTIONS", hidden=True)
+def command(configuration: Optional[str], version: bool, profile_options: Optional[str], **flags: Any) -> None:
+    """supervisord -- run a set of programs as classic daemon processes."""
+    if version:
+        print(SUPERVISOR_VERSION)
+        return
+    overrides = {k: v for k, v in flags.items() if k in _FLAG_OPTIONS and v is not None}
+    path = configuration or find_config_file(sys.argv[0])
+    if path is None:
+        usage_error(
+            PROG,
+            "No config file found at default paths; use the -c option to name one",
+        )
+    try:
+        config = load(path, overrides=overrides)
+    except ConfigError as exc:
+        usage_error(PROG, str(exc))
+    sys.exit(Daemon(config, overrides).main())
+
+
+class Daemon:
+    def __init__(self, config: Config, overrides: dict[str, Any]) -> None:
+        self.config = config
+        self.overrides = overrides
+        self.log = MainLog.buffering(config.supervisord.loglevel)
+        self.pidfile: Optional[str] = None
+
+    def main(self) -> int:
+        sd = self.config.supervisord
+        self._raise_rlimits()
+        self._drop_privileges()
+        try:
+            self.log.attach_config(sd, self.config.messages)
+        except OSError as exc:
+            usage_error(PROG, f"could not open the log file {sd.logfile!r}: {exc.strerror}")
+        if not sd.nocleanup:
+            clean_auto_logs(sd.childlogdir, sd.identifier, warn=self.log.warn)
+        if os.geteuid() == 0 and sd.user is None:
+            self.log.critical(
+                "Supervisor is running as root.  Privileges were not dropped because no user "
+                "is specified in the config file.  If you intend to run as root, you can set "
+                "user=root in the config file to avoid this message."
+            )
+        _close_on_exec_inherited()
+        if not sd.nodaemon and "NOTIFY_SOCKET" not in os.environ:
+            self.log.info("daemonizing the supervisord process")
+            self._daemonize()
+        self._write_pidfile()
+        self.log.info(f"supervisord started with pid {os.getpid()}")
+        try:
+            asyncio.run(self._serve())
+        finally:
+            self._remove_pidfile()
+            self.log.close()
+        return 0
+
+    async def _serve(self) -> None:
+        reaper = Reaper()
+        config = self.config
+        while True:
+            supervisor = Supervisor(config, self.log, overrides=self.overrides, reaper=reaper)
+            reason = await supervisor.run()
+            if reason != "restart" or supervisor.next_config is None:
+                return
+            config = supervisor.next_config
+            self.config = config
+            self.log.attach_config(config.supervisord, config.messages)
+            self.log.info(f"supervisord started with pid {os.getpid()}")
+
+    # -- process setup -----------------------------------------------------------
+
+    def _raise_rlimits(self) -> None:
+        sd = self.config.supervisord
+        for limit, want, option in (
+            (resource.RLIMIT_NOFILE, sd.minfds, "minfds"),
+            (resource.RLIMIT_NPROC, sd.minprocs, "minprocs"),
+        ):
+            soft, hard = resource.getrlimit(limit)
+            if soft == resource.RLIM_INFINITY or soft >= want:
+                continue
+            new_hard = hard if hard == resource.RLIM_INFINITY or hard >= want else want
+            try:
+                resource.setrlimit(limit, (want, new_hard))
+            except (ValueError, OSError):
+                usage_error(
+                    PROG,
+                    f"{option}={want} needs a limit this environment does not allow "
+                    f"(soft {soft}, hard {hard}); raise the limit (ulimit) or lower {option} "
+                    f"in [supervisord] of {self.config.path}",
+                )
+
+    def _drop_privileges(self) -> None:
+        sd = self.config.supervisord
+        if sd.uid is None or sd.uid == os.getuid():
+            return
+        if os.getuid() != 0:
+            usage_error(PROG, "Can't drop privilege as nonroot user")
+        assert sd.gid is not None
+        try:
+            if sd.user is not None and not sd.user.isdigit():
+                os.initgroups(sd.user, sd.gid)
+            else:
+                os.setgroups([])
+            os.setgid(sd.gid)
+            os.setuid(sd.uid)
+        except OSError as exc:
+            usage_error(PROG, f"could not switch to user {sd.user!r}: {exc.strerror}")
+
+    def _daemonize(self) -> None:
+        sd = self.config.supervisord
+        if os.fork():
+            os._exit(0)
+        os.setsid()
+        if sd.directory:
+            try:
+                os.chdir(sd.directory)
+            except OSError as exc:
+                self.log.critical(f"can't chdir into {sd.directory!r}: {exc.strerror}")
+                os._exit(2)
+        null = os.open(os.devnull, os.O_RDWR)
+        for fd in (0, 1, 2):
+            os.dup2(null, fd)
+        os.close(null)
+        os.umask(sd.umask)
+
+    def _write_pidfile(self) -> None:
+        path = self.config.supervisord.pidfile
+        if not path:
+            return
+        try:
+            with open(path, "w") as f:
+                f.write(f"{os.getpid()}\n")
+        except OSError as exc:
+            self.log.critical(f"could not write pidfile {path}: {exc.strerror}")
+            return
+        self.pidfile = path
+
+    def _remove_pidfile(self) -> None:
+        if self.pidfile is None:
+            return
+        try:
+            os.unlink(self.pidfile)
+        except OSError as exc:
+            self.log.warn(f"could not remove pidfile {self.pidfile}: {exc.strerror}")
+
+
+def _close_on_exec_inherited() -> None:
+    """Fds we inherited (3 and up) must not reach children."""
+    try:
+        fds = [int(name) for name in os.listdir("/proc/self/fd")]
+    except OSError:
+        return
+    for fd in fds:
+        if fd < 3:
+            continue
+        try:
+            flags = fcntl.fcntl(fd, fcntl.F_GETFD)
+            fcntl.fcntl(fd, fcntl.F_SETFD, flags | fcntl.FD_CLOEXEC)
+        except OSError:
+            pass
+
+
+def main(args: Optional[list[str]] = None) -> None:
+    run_click(command, PROG, args)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,118 @@
+"""Reading a child's stdout or stderr on the loop and sending it where it goes.
+
+Each channel is a non-blocking pipe watched with ``loop.add_reader``: the
+daemon wakes only when the child wrote something.  Bytes go, in order, through
+ANSI stripping (if asked), to the channel's log file, to syslog, to the main log
+at debug level, and to any output observers (events, journald, tails).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import os
+from typing import Callable, Optional
+
+from ..logs.ansi import AnsiStripper
+from ..logs.rotating import RotatingFile
+from ..logs.syslog_out import SyslogLineWriter
+
+READ_SIZE = 1 << 17  # stock reads at most 128 KiB at a time
+
+OutputObserver = Callable[[str, bytes], None]  # (channel, data)
+
+
+class OutputChannel:
+    """One channel of one process; lives as long as the process object.
+
+    The log file stays open across restarts; the pipe changes with each spawn.
+    """
+
+    def __init__(
+        self,
+        channel: str,
+        logfile: Optional[RotatingFile],
+        *,
+        strip_ansi: bool = False,
+        syslog_tag: Optional[str] = None,
+        debug_echo: Optional[Callable[[bytes], None]] = None,
+    ) -> None:
+        self.channel = channel
+        self.logfile = logfile
+        self._stripper = AnsiStripper() if strip_ansi else None
+        self._syslog = SyslogLineWriter(syslog_tag) if syslog_tag else None
+        self._debug_echo = debug_echo
+        self.observers: list[OutputObserver] = []
+        self._fd: Optional[int] = None
+        self._loop: Optional[asyncio.AbstractEventLoop] = None
+
+    def attach(self, fd: int, loop: asyncio.AbstractEventLoop) -> None:
+        self.detach()
+        self._fd = fd
+        self._loop = loop
+        loop.add_reader(fd, self._readable)
+
+    def detach(self) -> None:
+        """Read what is left in the pipe, then stop watching it and close it."""
+        fd = self._fd
+        if fd is None:
+            return
+        self._drain()
+        if self._loop is not None:
+            self._loop.remove_reader(fd)
+        os.close(fd)
+        self._fd = None
+
+    def feed(self, data: bytes) -> None:
+        if self._stripper is not None:
+            data = self._stripper.feed(data)
+            if not data:
+                return
+        if self.logfile is not None:
+            self.logfile.write(data)
+        if self._syslog is not None:
+            self._syslog.write(data)
+        if self._debug_echo is not None:
+            self._debug_echo(data)
+        for observer in self.observers:
+            observer(self.channel, data)
+
+    def close(self) -> None:
+        self.detach()
+        if self._syslog is not None:
+            self._syslog.close()
+        if self.logfile is not None:
+            self.logfile.close()
+
+    def _readable(self) -> None:
+        fd = self._fd
+        if fd is None:
+            return
+        try:
+            data = os.read(fd, READ_SIZE)
+        except BlockingIOError:
+            return
+        except OSError as exc:
+            if exc.errno == errno.EINTR:
+                return
+            data = b""
+        if data:
+            self.feed(data)
+            return
+        # EOF: every writer closed its end (the child and anything it forked).
+        assert self._loop is not None
+        self._loop.remove_reader(fd)
+        os.close(fd)
+        self._fd = None
+
+    def _drain(self) -> None:
+        fd = self._fd
+        assert fd is not None
+        while True:
+            try:
+                data = os.read(fd, READ_SIZE)
+            except (BlockingIOError, OSError):
+                return
+            if not data:
+                return
+            self.feed(data)

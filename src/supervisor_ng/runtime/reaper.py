@@ -1,0 +1,65 @@
+"""Reaping children the moment they exit.
+
+SIGCHLD wakes the event loop (asyncio turns the signal into a read on its
+self-pipe); we then collect every exited child with waitpid(-1, WNOHANG).
+Pids nobody asked for (orphans adopted as subreaper, or everything when we are
+PID 1 in a container) are reaped too, so no zombie is ever left behind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ctypes
+import os
+import signal
+from typing import Callable, Optional
+
+ExitCallback = Callable[[int, int], None]  # (pid, wait status)
+
+_PR_SET_CHILD_SUBREAPER = 36
+
+
+def become_subreaper() -> bool:
+    """Orphaned descendants of our children get reparented to us, not PID 1."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        return libc.prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
+    except (OSError, AttributeError):
+        return False
+
+
+class Reaper:
+    def __init__(self, unknown: Optional[ExitCallback] = None) -> None:
+        self._watched: dict[int, ExitCallback] = {}
+        self._unknown = unknown
+        self._loop: Optional[asyncio.AbstractEventLoop] = None
+
+    def install(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        loop.add_signal_handler(signal.SIGCHLD, self.reap)
+        # A child may have exited before the handler existed.
+        loop.call_soon(self.reap)
+
+    def uninstall(self) -> None:
+        if self._loop is not None:
+            self._loop.remove_signal_handler(signal.SIGCHLD)
+            self._loop = None
+
+    def watch(self, pid: int, callback: ExitCallback) -> None:
+        self._watched[pid] = callback
+
+    def reap(self) -> None:
+        while True:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            except InterruptedError:
+                continue
+            if pid == 0:
+                return
+            callback = self._watched.pop(pid, None)
+            if callback is not None:
+                callback(pid, status)
+            elif self._unknown is not None:
+                self._unknown(pid, status)

@@ -1,0 +1,305 @@
+"""The daemon's process table: groups, start-up, shutdown and signals.
+
+One ``Supervisor`` lives for one configuration generation: SIGHUP ends it
+(after stopping everything) and the entry point builds a new one from the
+re-read file, as stock supervisord does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+from collections.abc import Iterable
+from typing import Callable, Optional
+
+import psutil
+
+from ..config.loader import load
+from ..config.model import AUTO, Config, ConfigError, GroupConfig, ProcessConfig
+from ..core.process import StateChanged
+from ..core.states import STOPPED_STATES, ProcessState, SupervisorState
+from .child import Process
+from .fcgi_socket import FcgiSocket
+from .reaper import Reaper, become_subreaper
+from .tree import is_alive
+
+StateObserver = Callable[[Process, StateChanged], None]
+Predicate = Callable[[Process], bool]
+
+_WAIT_LOG_INTERVAL = 3.0  # "waiting for x to die", as often as stock says it
+_LEFTOVER_GRACE = 2.0  # seconds a leftover descendant gets between SIGTERM and SIGKILL
+
+
+class ProcessGroup:
+    def __init__(self, config: GroupConfig, supervisor: Supervisor) -> None:
+        self.config = config
+        self.supervisor = supervisor
+        self._socket = FcgiSocket(config.socket) if config.socket is not None else None
+        self.processes: dict[str, Process] = {}
+        for pconfig in config.processes:
+            self.processes[pconfig.name] = Process(pconfig, self, supervisor)
+
+    @property
+    def name(self) -> str:
+        return self.config.name
+
+    def stdin_socket(self) -> Optional[int]:
+        """fcgi-program: the listening socket every child gets as fd 0."""
+        return self._socket.fileno() if self._socket is not None else None
+
+    def by_priority(self) -> list[Process]:
+        return sorted(self.processes.values(), key=lambda p: (p.config.priority, p.name))
+
+    def unstopped(self) -> list[Process]:
+        return [p for p in self.processes.values() if p.state not in STOPPED_STATES]
+
+    def stop_all(self) -> None:
+        """Stop every process, highest priority number first, without waiting."""
+        for proc in reversed(self.by_priority()):
+            if proc.state in (ProcessState.RUNNING, ProcessState.STARTING):
+                proc.stop()
+            elif proc.state == ProcessState.BACKOFF:
+                proc.give_up()
+
+    def close(self) -> None:
+        for proc in self.processes.values():
+            proc.close()
+        if self._socket is not None:
+            self._socket.close()
+
+
+class Supervisor:
+    def __init__(
+        self,
+        config: Config,
+        log,
+        *,
+        overrides: Optional[dict] = None,
+        base_env: Optional[dict[str, str]] = None,
+        reaper: Optional[Reaper] = None,
+    ) -> None:
+        self.config = config
+        self.log = log
+        self.overrides = overrides or {}
+        self.base_env = dict(os.environ if base_env is None else base_env)
+        self.state = SupervisorState.RUNNING
+        self.groups: dict[str, ProcessGroup] = {}
+        self.observers: list[StateObserver] = []
+        self.reaper = reaper or Reaper()
+        self.reaper._unknown = self._reaped_unknown
+        self.next_config: Optional[Config] = None
+        self.loop: asyncio.AbstractEventLoop = None  # type: ignore[assignment]
+        self._done: Optional[asyncio.Future[str]] = None
+        self._waiters: dict[Process, list[tuple[Predicate, asyncio.Future[None]]]] = {}
+
+    # -- queries ----------------------------------------------------------------
+
+    @property
+    def may_autostart(self) -> bool:
+        return self.state == SupervisorState.RUNNING
+
+    def processes(self) -> Iterable[Process]:
+        for group in self.groups.values():
+            yield from group.processes.values()
+
+    def pids(self) -> set[int]:
+        return {p.pid for p in self.processes() if p.pid}
+
+    def serverurl_for(self, pconfig: ProcessConfig) -> Optional[str]:
+        if pconfig.serverurl is not AUTO:
+            return pconfig.serverurl  # type: ignore[return-value]
+        for server in self.config.http_servers:
+            if server.family == "unix":
+                return f"unix://{server.path}"
+        for server in self.config.http_servers:
+            return f"http://{server.host or 'localhost'}:{server.port}"
+        return None
+
+    # -- running ------------------------------------------------------------------
+
+    async def run(self) -> str:
+        """Start everything, serve until asked to stop, stop everything.
+
+        Returns "shutdown" or "restart".
+        """
+        self.loop = asyncio.get_running_loop()
+        self._done = self.loop.create_future()
+        become_subreaper()
+        self.reaper.install(self.loop)
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT, signal.SIGHUP, signal.SIGUSR2):
+            self.loop.add_signal_handler(sig, self._on_signal, sig)
+        try:
+            for gconfig in self.config.groups:
+                self.add_group(gconfig)
+            reason = await self._done
+            await self.stop_groups(list(self.groups.values()))
+            await self._stop_leftovers()
+        finally:
+            for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT, signal.SIGHUP, signal.SIGUSR2):
+                self.loop.remove_signal_handler(sig)
+            for group in self.groups.values():
+                group.close()
+            self.reaper.uninstall()
+        return reason
+
+    def request_shutdown(self) -> None:
+        if self.state > SupervisorState.RESTARTING:
+            self.state = SupervisorState.SHUTDOWN
+            self._finish("shutdown")
+
+    def request_restart(self, new_config: Optional[Config] = None) -> None:
+        if self.state > SupervisorState.RESTARTING:
+            self.next_config = new_config
+            self.state = SupervisorState.RESTARTING
+            self._finish("restart")
+
+    def _finish(self, reason: str) -> None:
+        if self._done is not None and not self._done.done():
+            self._done.set_result(reason)
+
+    def _on_signal(self, sig: int) -> None:
+        name = signal.Signals(sig).name
+        if sig in (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT):
+            self.log.warn(f"received {name} indicating exit request")
+            self.request_shutdown()
+        elif sig == signal.SIGHUP:
+            if self.state < SupervisorState.RUNNING:
+                self.log.warn(f"ignored {name} indicating restart request (shutdown in progress)")
+                return
+            self.log.warn(f"received {name} indicating restart request")
+            try:
+                new_config = load(self.config.path, overrides=self.overrides)
+            except ConfigError as exc:
+                # Stopping everything for a config we cannot run would leave
+                # nothing running; keep the current generation instead.
+                self.log.error(f"not restarting, the config file has an error: {exc}")
+                return
+            self.request_restart(new_config)
+        elif sig == signal.SIGUSR2:
+            self.log.info(f"received {name} indicating log reopen request")
+            self.log.reopen()
+            for proc in self.processes():
+                proc.reopen_logs()
+
+    # -- groups -------------------------------------------------------------------
+
+    def add_group(self, gconfig: GroupConfig) -> ProcessGroup:
+        group = ProcessGroup(gconfig, self)
+        self.groups[gconfig.name] = group
+        if self.may_autostart:
+            for proc in group.processes.values():
+                proc.tick()
+        return group
+
+    def remove_group(self, name: str) -> None:
+        """Forget a group whose processes are all stopped."""
+        group = self.groups.pop(name)
+        group.close()
+
+    async def stop_groups(self, groups: list[ProcessGroup]) -> None:
+        """Stop groups one at a time, highest priority number first."""
+        for group in sorted(groups, key=lambda g: (g.config.priority, g.name), reverse=True):
+            group.stop_all()
+            await self.wait_stopped(group.processes.values())
+
+    async def wait_stopped(self, processes: Iterable[Process]) -> None:
+        pending = [p for p in processes if p.state not in STOPPED_STATES]
+        if not pending:
+            return
+        futures = [self.wait_for(p, lambda p: p.state in STOPPED_STATES) for p in pending]
+        while True:
+            done, _ = await asyncio.wait(futures, timeout=_WAIT_LOG_INTERVAL)
+            if len(done) == len(futures):
+                return
+            names = ", ".join(p.name for p in pending if p.state not in STOPPED_STATES)
+            self.log.info(f"waiting for {names} to die")
+
+    # -- state changes --------------------------------------------------------------
+
+    def wait_for(self, proc: Process, predicate: Predicate) -> asyncio.Future[None]:
+        """A future resolved the moment ``predicate(proc)`` holds after a state change
+        (or at once if it holds now)."""
+        fut: asyncio.Future[None] = self.loop.create_future()
+        if predicate(proc):
+            fut.set_result(None)
+        else:
+            self._waiters.setdefault(proc, []).append((predicate, fut))
+        return fut
+
+    def process_state_changed(self, proc: Process, change: StateChanged) -> None:
+        for observer in self.observers:
+            observer(proc, change)
+        waiters = self._waiters.get(proc)
+        if waiters:
+            keep = []
+            for predicate, fut in waiters:
+                if fut.done():
+                    continue
+                if predicate(proc):
+                    fut.set_result(None)
+                else:
+                    keep.append((predicate, fut))
+            if keep:
+                self._waiters[proc] = keep
+            else:
+                del self._waiters[proc]
+
+    # -- reaping --------------------------------------------------------------------
+
+    def _reaped_unknown(self, pid: int, status: int) -> None:
+        from ..core.process import describe_wait_status
+
+        self.log.info(f"reaped unknown pid {pid} ({describe_wait_status(status)[1]})")
+
+    async def _stop_leftovers(self) -> None:
+        """No process of ours outlives the daemon: descendants that programs left
+        behind get SIGTERM, then SIGKILL after a short grace."""
+        try:
+            leftovers = psutil.Process(os.getpid()).children(recursive=True)
+        except psutil.Error:
+            return
+        leftovers = [p for p in leftovers if is_alive(p)]
+        if not leftovers:
+            return
+        for proc in leftovers:
+            self.log.warn(f"stopping leftover process {proc.pid} ({_cmdline(proc)})")
+            try:
+                proc.terminate()
+            except psutil.Error:
+                pass
+        gone = [self._gone(proc.pid) for proc in leftovers]
+        await asyncio.wait(gone, timeout=_LEFTOVER_GRACE)
+        for fut in gone:
+            fut.cancel()
+        for proc in leftovers:
+            if is_alive(proc):
+                self.log.warn(f"killing leftover process {proc.pid} with SIGKILL")
+                try:
+                    proc.kill()
+                except psutil.Error:
+                    pass
+
+    def _gone(self, pid: int) -> asyncio.Future[None]:
+        """Resolved when ``pid`` exits; a pidfd makes this an event, not a poll."""
+        fut: asyncio.Future[None] = self.loop.create_future()
+        try:
+            fd = os.pidfd_open(pid)
+        except OSError:
+            fut.set_result(None)
+            return fut
+        self.loop.add_reader(fd, lambda: fut.done() or fut.set_result(None))
+
+        def cleanup(_: object) -> None:
+            self.loop.remove_reader(fd)
+            os.close(fd)
+
+        fut.add_done_callback(cleanup)
+        return fut
+
+
+def _cmdline(proc: psutil.Process) -> str:
+    try:
+        return " ".join(proc.cmdline()) or proc.name()
+    except psutil.Error:
+        return "?"

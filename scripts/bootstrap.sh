@@ -1,0 +1,114 @@
+# shellcheck shell=bash
+# Set-up shared by scripts/test.sh, scripts/run-example.sh and .ci/run.
+#
+# Source it, then call the ensure_* functions you need.  Each one checks first
+# and only does work when something is missing or out of date, so a second run
+# costs well under a second and touches neither apt nor pip.
+#
+# Sourcing it moves to the repository root and sets REPO_ROOT.
+
+REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$REPO_ROOT"
+
+# The interpreter the virtualenvs are made from; override with PYTHON=python3.12.
+PYTHON="${PYTHON:-python3}"
+STOCK_SUPERVISOR_VERSION=4.3.0
+export PIP_DISABLE_PIP_VERSION_CHECK=1
+
+# systemd-python is published as source only, so pip compiles it: that takes a
+# C compiler, pkg-config, the libsystemd headers and the Python headers.
+# python3-venv is what lets Debian's python3 create a virtualenv with pip in it.
+SYSTEM_PACKAGES=(gcc pkg-config libsystemd-dev python3-dev python3-venv)
+
+bootstrap_log() {
+    echo "bootstrap: $*" >&2
+}
+
+_deb_installed() {
+    # dpkg -s also succeeds for removed packages whose config files remain.
+    local status
+    status="$(dpkg -s "$1" 2>/dev/null | sed -n 's/^Status: //p')"
+    [ "$status" = "install ok installed" ]
+}
+
+ensure_system_packages() {
+    if ! command -v dpkg >/dev/null 2>&1; then
+        bootstrap_log "not a Debian system: make sure the equivalents of ${SYSTEM_PACKAGES[*]} are installed"
+        return 0
+    fi
+    local missing=() pkg
+    for pkg in "${SYSTEM_PACKAGES[@]}"; do
+        _deb_installed "$pkg" || missing+=("$pkg")
+    done
+    [ "${#missing[@]}" -eq 0 ] && return 0
+
+    local as_root=()
+    if [ "$(id -u)" -ne 0 ]; then
+        if ! command -v sudo >/dev/null 2>&1; then
+            bootstrap_log "missing ${missing[*]}; run as root or install them first"
+            return 1
+        fi
+        as_root=(sudo)
+    fi
+    bootstrap_log "installing ${missing[*]}"
+    "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -q
+    "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive \
+        apt-get install -y -q --no-install-recommends "${missing[@]}"
+}
+
+# ensure_venv DIR: a working virtualenv at DIR.  A directory left half-made by
+# an earlier failure (say, before python3-venv was installed) is rebuilt.
+ensure_venv() {
+    local dir="$1"
+    if [ -x "$dir/bin/python" ] && "$dir/bin/python" -c 'import pip' >/dev/null 2>&1; then
+        return 0
+    fi
+    if ! "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 9))' 2>/dev/null; then
+        bootstrap_log "$PYTHON is missing or older than 3.9"
+        return 1
+    fi
+    bootstrap_log "creating $dir with $("$PYTHON" --version 2>&1)"
+    "$PYTHON" -m venv --clear "$dir"
+}
+
+_project_fingerprint() {
+    # What an editable install depends on: dependencies, extras, entry points.
+    local f
+    for f in pyproject.toml setup.cfg setup.py; do
+        if [ -f "$f" ]; then cat "$f"; fi
+    done | sha256sum | cut -d' ' -f1
+}
+
+# ensure_project [EXTRAS]: this package installed editable into .venv, with
+# the given extras ("test").  pip runs again only when pyproject.toml changed
+# since the install recorded in the stamp file, or the install has gone.
+ensure_project() {
+    local extras="${1:-}" spec=. stamp want
+    [ -n "$extras" ] && spec=".[$extras]"
+    ensure_venv .venv
+    stamp=".venv/.supervisor-ng-installed${extras:+-$extras}"
+    want="$(_project_fingerprint)"
+    if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && [ -x .venv/bin/supervisord ] \
+        && .venv/bin/python -c 'import supervisor_ng' >/dev/null 2>&1; then
+        return 0
+    fi
+    bootstrap_log "pip install -e '$spec' into .venv"
+    .venv/bin/python -m pip install -q -e "$spec"
+    echo "$want" >"$stamp"
+    # An install with extras also satisfies the plain one.
+    [ -n "$extras" ] && echo "$want" >.venv/.supervisor-ng-installed
+    return 0
+}
+
+# ensure_stock_supervisor: the unmodified Supervisor from PyPI in .venv-stock,
+# which the interoperability tests run against ours.  Exports STOCK_VENV.
+ensure_stock_supervisor() {
+    ensure_venv .venv-stock
+    local have
+    have="$(.venv-stock/bin/python -c 'import importlib.metadata as m; print(m.version("supervisor"))' 2>/dev/null || true)"
+    if [ "$have" != "$STOCK_SUPERVISOR_VERSION" ]; then
+        bootstrap_log "pip install supervisor==$STOCK_SUPERVISOR_VERSION into .venv-stock"
+        .venv-stock/bin/python -m pip install -q "supervisor==$STOCK_SUPERVISOR_VERSION"
+    fi
+    export STOCK_VENV="$REPO_ROOT/.venv-stock"
+}

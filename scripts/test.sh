@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Install what the tests need (first run only) and run the whole suite.
+# Extra arguments go to pytest: bash scripts/test.sh tests/test_config.py -x
+set -euo pipefail
+# shellcheck source=scripts/bootstrap.sh
+source "$(dirname "${BASH_SOURCE[0]}")/bootstrap.sh"
+
+ensure_system_packages
+ensure_project test
+ensure_stock_supervisor
+
+exec .venv/bin/python -m pytest -n auto -q "$@"

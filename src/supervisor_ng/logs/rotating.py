@@ -1,0 +1,253 @@
+"""A size-rotated log file written with plain ``os.write``.
+
+Used for child output (raw bytes) and, through :mod:`.mainlog`, for the
+daemon's own log.  It runs on the event loop, so it never raises from
+:meth:`RotatingFile.write`: a disk that fills up must not take the daemon
+down with it.  Failures go to an ``on_error`` callback, once per streak of
+failures, and every later write tries again, so logging resumes by itself
+once space is freed or the directory comes back.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import stat
+from typing import Callable, Optional
+
+_OPEN_FLAGS = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC | os.O_NOCTTY
+
+# Paths that name another file descriptor rather than a log file.  Even when
+# /dev/stdout resolves to a regular file (stdout redirected by a shell),
+# rotating would rename the symlink in /dev, so these are never rotated.
+_NO_ROTATE_PREFIXES = ("/dev/std", "/dev/fd/", "/proc/")
+
+
+class LogFileError(OSError):
+    """What ``on_error`` receives: the failing operation, the path, the
+    underlying error and how many bytes were lost with it."""
+
+    def __init__(self, operation: str, path: str, cause: OSError, dropped: int = 0) -> None:
+        super().__init__(cause.errno, cause.strerror, path)
+        self.operation = operation
+        self.cause = cause
+        self.dropped = dropped
+
+    def __str__(self) -> str:
+        reason = self.cause.strerror or self.cause
+        what = f"cannot {self.operation} log file {self.filename}: {reason}"
+        if self.dropped:
+            what += f" ({self.dropped} bytes of output dropped)"
+        return what + "; further errors are not reported until it recovers"
+
+
+ErrorCallback = Callable[[LogFileError], None]
+
+
+class RotatingFile:
+    """An append-only log file that rolls over to ``path.1 .. path.N``.
+
+    After a write leaves the file at ``maxbytes`` or more, it is renamed to
+    ``path.1`` (older backups shift up, the oldest falls off) and a fresh
+    ``path`` is opened.  A write is never split across files, so a rotation
+    can neither lose nor repeat a byte.  ``maxbytes=0`` never rotates;
+    ``backups=0`` truncates in place.  Devices, pipes and sockets (and
+    /dev/stdout, /dev/fd/N, /proc/...) are written but never rotated.
+
+    The constructor raises :class:`OSError` if the file cannot be opened, so
+    the caller can refuse to start a process whose log is unusable; from
+    then on nothing raises.
+    """
+
+    def __init__(
+        self,
+        path: str,
+        maxbytes: int = 0,
+        backups: int = 0,
+        on_error: Optional[ErrorCallback] = None,
+    ) -> None:
+        self.path = path
+        self.maxbytes = maxbytes
+        self.backups = backups
+        self.on_error = on_error
+        self.dropped = 0  # bytes lost to write errors since construction
+        self._fd: Optional[int] = None
+        self._size = 0
+        self._rotatable = False
+        self._closed = False
+        self._failing = False  # inside a streak of open/write failures
+        self._rotate_failing = False
+        self._open()
+
+    # -- public ------------------------------------------------------------
+
+    @property
+    def size(self) -> int:
+        """Bytes in the current file as far as this writer knows."""
+        return self._size
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def write(self, data: bytes) -> None:
+        if not data or self._closed:
+            return
+        if self._fd is None:
+            try:
+                self._open()
+            except OSError as exc:
+                self._fail("open", exc, len(data))
+                return
+        view = memoryview(data)
+        written = 0
+        try:
+            # A short write (the disk filled up mid-way) is followed by another
+            # attempt, which reports the error; what did land stays, what did
+            # not is dropped, so nothing is ever written twice.
+            while written < len(view):
+                written += os.write(self._fd, view[written:])  # type: ignore[arg-type]
+        except OSError as exc:
+            self._size += written
+            self._fail("write", exc, len(view) - written)
+            if exc.errno == errno.EBADF:
+                # Someone closed our fd behind our back; reopen on the next write.
+                self._fd = None
+            return
+        self._size += written
+        self._failing = False
+        if self._rotatable and self.maxbytes > 0 and self._size >= self.maxbytes:
+            self._rotate()
+
+    def reopen(self) -> None:
+        """Close and reopen ``path`` (after it was moved away, for SIGUSR2).
+
+        An open failure is reported through ``on_error`` and retried by the
+        next write."""
+        self._closed = False
+        self._close_fd()
+        try:
+            self._open()
+        except OSError as exc:
+            self._fail("open", exc, 0)
+
+    def clear(self) -> None:
+        """Remove the current file and start a fresh one; backups stay.
+
+        Raises :class:`OSError` if the file cannot be removed (the file is
+        reopened either way so logging goes on)."""
+        self._close_fd()
+        error: Optional[OSError] = None
+        if self._is_regular_path():
+            try:
+                os.unlink(self.path)
+            except FileNotFoundError:
+                pass
+            except OSError as exc:
+                error = exc
+        self.reopen()
+        if error is not None:
+            raise error
+
+    def close(self) -> None:
+        self._closed = True
+        self._close_fd()
+
+    def fileno(self) -> Optional[int]:
+        return self._fd
+
+    def __repr__(self) -> str:
+        return (
+            f"<RotatingFile {self.path!r} size={self._size}"
+            f" maxbytes={self.maxbytes} backups={self.backups}>"
+        )
+
+    # -- internals ---------------------------------------------------------
+
+    def _open(self, truncate: bool = False) -> None:
+        flags = _OPEN_FLAGS | (os.O_TRUNC if truncate else 0)
+        fd = self._open_fd(flags)
+        try:
+            st = os.fstat(fd)
+        except OSError:
+            os.close(fd)
+            raise
+        regular = stat.S_ISREG(st.st_mode)
+        self._fd = fd
+        self._size = st.st_size if regular else 0
+        self._rotatable = regular and not self.path.startswith(_NO_ROTATE_PREFIXES)
+
+    def _open_fd(self, flags: int) -> int:
+        # O_NONBLOCK so that a FIFO nobody reads fails with ENXIO instead of
+        # hanging the daemon inside open(); writes are then made blocking
+        # again so a momentarily full pipe does not drop output.
+        fd = os.open(self.path, flags | os.O_NONBLOCK, 0o666)
+        try:
+            os.set_blocking(fd, True)
+        except OSError:
+            os.close(fd)
+            raise
+        return fd
+
+    def _close_fd(self) -> None:
+        fd, self._fd = self._fd, None
+        if fd is not None:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+
+    def _is_regular_path(self) -> bool:
+        try:
+            return stat.S_ISREG(os.stat(self.path).st_mode) and not self.path.startswith(
+                _NO_ROTATE_PREFIXES
+            )
+        except OSError:
+            return False
+
+    def _rotate(self) -> None:
+        if self.backups > 0:
+            for i in range(self.backups - 1, 0, -1):
+                try:
+                    os.rename(f"{self.path}.{i}", f"{self.path}.{i + 1}")
+                except FileNotFoundError:
+                    pass
+                except OSError as exc:
+                    self._rotate_fail(exc)
+                    return
+            try:
+                os.rename(self.path, self.path + ".1")
+            except FileNotFoundError:
+                pass  # removed under us: the fresh file below is all we need
+            except OSError as exc:
+                # Keep appending to the unrotated file rather than truncating it.
+                self._rotate_fail(exc)
+                return
+        self._close_fd()
+        try:
+            # With backups the old file is out of the way already; truncating
+            # anyway could only destroy what another writer just created.
+            self._open(truncate=self.backups <= 0)
+        except OSError as exc:
+            self._fail("open", exc, 0)
+            return
+        self._rotate_failing = False
+
+    def _rotate_fail(self, exc: OSError) -> None:
+        if not self._rotate_failing:
+            self._rotate_failing = True
+            self._report(LogFileError("rotate", self.path, exc))
+
+    def _fail(self, operation: str, exc: OSError, dropped: int) -> None:
+        self.dropped += dropped
+        if not self._failing:
+            self._failing = True
+            self._report(LogFileError(operation, self.path, exc, dropped))
+
+    def _report(self, err: LogFileError) -> None:
+        if self.on_error is None:
+            return
+        try:
+            self.on_error(err)
+        except Exception:  # noqa: BLE001 - a broken callback must not break logging
+            pass

@@ -1,0 +1,79 @@
+"""Sending log lines to syslog (``logfile=syslog``, ``*_syslog=true``).
+
+Everything goes through the stdlib :mod:`syslog` module under the ident
+``supervisord`` (what stock ends up with, since it never calls openlog and
+its argv[0] is supervisord).  A child line is sent as ``<process name>
+<line>``; unlike stock, a line cut between two reads is held until its
+newline so it reaches syslog in one piece.
+"""
+
+from __future__ import annotations
+
+import syslog
+from typing import Callable
+
+IDENT = "supervisord"
+# Lines longer than this are sent in pieces: a child that never writes a
+# newline must not grow the buffer without bound (syslog truncates long
+# messages anyway).
+MAX_LINE = 8192
+
+SyslogSink = Callable[[int, str], None]
+
+_opened = False
+
+
+def send(priority: int, message: str) -> None:
+    """The default sink: the real syslog, opened on first use."""
+    global _opened
+    if not _opened:
+        syslog.openlog(IDENT, 0, syslog.LOG_USER)
+        _opened = True
+    # syslog() rejects embedded NULs with ValueError.
+    syslog.syslog(priority, message.replace("\0", "\\0"))
+
+
+class SyslogLineWriter:
+    """Writes a child's output channel to syslog one line at a time."""
+
+    def __init__(
+        self,
+        name: str,
+        priority: int = syslog.LOG_INFO,
+        sink: SyslogSink = send,
+    ) -> None:
+        self.name = name
+        self.priority = priority
+        self._sink = sink
+        self._partial = b""
+
+    def write(self, data: bytes) -> None:
+        if not data:
+            return
+        data = self._partial + data
+        lines = data.split(b"\n")
+        self._partial = lines.pop()
+        for line in lines:
+            self._send(line)
+        while len(self._partial) >= MAX_LINE:
+            self._send(self._partial[:MAX_LINE])
+            self._partial = self._partial[MAX_LINE:]
+
+    def flush(self) -> None:
+        """Send a pending partial line (the child exited without a newline)."""
+        if self._partial:
+            line, self._partial = self._partial, b""
+            self._send(line)
+
+    def close(self) -> None:
+        self.flush()
+
+    def reopen(self) -> None:
+        pass  # nothing to reopen; here so all child log writers look alike
+
+    def _send(self, line: bytes) -> None:
+        text = f"{self.name} {line.decode('utf-8', 'replace')}"
+        try:
+            self._sink(self.priority, text)
+        except (OSError, ValueError):
+            pass  # no syslog daemon listening: nothing useful to do on the loop

@@ -17,8 +17,9 @@ import click
 
 from . import SUPERVISOR_VERSION
 from .cli import HELP_OPTIONS, run_click, usage_error
-from .config.loader import find_config_file, load
+from .config.loader import config_search_paths, find_config_file, load
 from .config.model import Config, ConfigError
+from .http.server import ControlPlane, ControlSocketError
 from .logs.mainlog import MainLog
 from .logs.paths import clean_auto_logs
 from .runtime.reaper import Reaper
@@ -62,9 +63,11 @@ def command(configuration: Optional[str], version: bool, profile_options: Option
     overrides = {k: v for k, v in flags.items() if k in _FLAG_OPTIONS and v is not None}
     path = configuration or find_config_file(sys.argv[0])
     if path is None:
+        searched = ", ".join(config_search_paths(sys.argv[0]))
         usage_error(
             PROG,
-            "No config file found at default paths; use the -c option to name one",
+            f"No config file found at default paths ({searched}); "
+            "use the -c option to specify a config file at a different path",
         )
     try:
         config = load(path, overrides=overrides)
@@ -79,6 +82,9 @@ class Daemon:
         self.overrides = overrides
         self.log = MainLog.buffering(config.supervisord.loglevel)
         self.pidfile: Optional[str] = None
+        # The control plane outlives generations; it always asks for the current one.
+        self.supervisor: Optional[Supervisor] = None
+        self.control = ControlPlane(self.log, lambda: self.supervisor)  # type: ignore[arg-type, return-value]
 
     def main(self) -> int:
         sd = self.config.supervisord
@@ -97,6 +103,10 @@ class Daemon:
                 "user=root in the config file to avoid this message."
             )
         _close_on_exec_inherited()
+        try:
+            self.control.bind(self.config)
+        except ControlSocketError as exc:
+            usage_error(PROG, str(exc))
         if not sd.nodaemon and "NOTIFY_SOCKET" not in os.environ:
             self.log.info("daemonizing the supervisord process")
             self._daemonize()
@@ -105,6 +115,7 @@ class Daemon:
         try:
             asyncio.run(self._serve())
         finally:
+            self.control.close_sockets()
             self._remove_pidfile()
             self.log.close()
         return 0
@@ -112,15 +123,27 @@ class Daemon:
     async def _serve(self) -> None:
         reaper = Reaper()
         config = self.config
-        while True:
-            supervisor = Supervisor(config, self.log, overrides=self.overrides, reaper=reaper)
-            reason = await supervisor.run()
-            if reason != "restart" or supervisor.next_config is None:
-                return
-            config = supervisor.next_config
-            self.config = config
-            self.log.attach_config(config.supervisord, config.messages)
-            self.log.info(f"supervisord started with pid {os.getpid()}")
+        try:
+            while True:
+                supervisor = Supervisor(config, self.log, overrides=self.overrides, reaper=reaper)
+                run = asyncio.ensure_future(supervisor.run())
+                # run() adds the groups before its first await: clients see the
+                # new generation only once it has them.
+                await asyncio.sleep(0)
+                self.supervisor = supervisor
+                if not self.control.serving:
+                    await self.control.start()
+                else:
+                    await self.control.reconfigure(config)
+                reason = await run
+                if reason != "restart" or supervisor.next_config is None:
+                    return
+                config = supervisor.next_config
+                self.config = config
+                self.log.attach_config(config.supervisord, config.messages)
+                self.log.info(f"supervisord started with pid {os.getpid()}")
+        finally:
+            await self.control.close()
 
     # -- process setup -----------------------------------------------------------
 

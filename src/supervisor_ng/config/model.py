@@ -51,7 +51,7 @@ class ChannelLogConfig:
     (discard).
     """
 
-    logfile: "str | Auto | None" = AUTO
+    logfile: str | Auto | None = AUTO
     maxbytes: int = 50 * 1024 * 1024
     backups: int = 10
     capture_maxbytes: int = 0
@@ -86,7 +86,7 @@ class ProcessConfig:
     environment: tuple[tuple[str, str], ...] = ()
     directory: Optional[str] = None
     umask: Optional[int] = None
-    serverurl: "str | Auto | None" = AUTO
+    serverurl: str | Auto | None = AUTO
     strip_ansi: bool = False  # copied from [supervisord] strip_ansi
     # The section the process came from, for messages: "program:x".
     section: str = ""

@@ -1,0 +1,329 @@
+"""Converters from the strings of supervisord.conf to Python values.
+
+Each converter takes the (already %-expanded) option text and returns the
+value, or raises :class:`ValueError` whose message says what was wrong; the
+loader adds the file, section and option.  They accept exactly what Supervisor
+4.3 accepts, quirks included (``int()`` whitespace rules, negative byte sizes,
+``exitcodes=`` meaning "no expected codes", ...), because a config that works
+with stock must keep working.
+"""
+
+from __future__ import annotations
+
+import enum
+import grp
+import os
+import pwd
+import shlex
+import signal
+
+from .model import AUTO, LOG_LEVELS, Auto, AutoRestart
+
+TRUE_WORDS = ("yes", "true", "on", "1")
+FALSE_WORDS = ("no", "false", "off", "0")
+
+
+def boolean(value: object) -> bool:
+    text = str(value).lower()
+    if text in TRUE_WORDS:
+        return True
+    if text in FALSE_WORDS:
+        return False
+    raise ValueError(f"{value!r} is not a boolean (use true/false, yes/no, on/off or 1/0)")
+
+
+def integer(value: object) -> int:
+    # int() itself is the stock rule (surrounding blanks, "+5", "1_000" all pass),
+    # and its message ("invalid literal for int() ...") is the familiar one.
+    return int(value)  # type: ignore[call-overload]
+
+
+_BYTE_SUFFIXES = {"kb": 1024, "mb": 1024**2, "gb": 1024**3}
+
+
+def byte_size(value: object) -> int:
+    text = str(value).lower()
+    number, multiplier = text, 1
+    if text[-2:] in _BYTE_SUFFIXES:
+        number, multiplier = text[:-2], _BYTE_SUFFIXES[text[-2:]]
+    try:
+        return int(number) * multiplier
+    except ValueError:
+        raise ValueError(
+            f"{value!r} is not a byte size (a whole number, optionally followed by KB, MB or GB)"
+        ) from None
+
+
+def octal(value: object) -> int:
+    try:
+        return int(str(value), 8)
+    except ValueError:
+        raise ValueError(f"{value!r} is not an octal number") from None
+
+
+def _signal_numbers() -> frozenset[int]:
+    # Stock accepts the value of any SIG* attribute of the signal module: real
+    # signals plus SIG_DFL/SIG_IGN (0 and 1) and SIGRTMIN/SIGRTMAX, but not the
+    # realtime numbers in between.
+    return frozenset(int(getattr(signal, n)) for n in dir(signal) if n.startswith("SIG"))
+
+
+SIGNAL_NUMBERS = _signal_numbers()
+
+
+def signal_number(value: object) -> int:
+    text = str(value)
+    try:
+        number = int(text)
+    except ValueError:
+        name = text.strip().upper()
+        if not name.startswith("SIG"):
+            name = "SIG" + name
+        found = getattr(signal, name, None)
+        if found is None or not isinstance(found, int):
+            raise ValueError(f"{value!r} is not a signal name") from None
+        number = int(found)
+    if number not in SIGNAL_NUMBERS:
+        raise ValueError(f"{value!r} is not a valid signal number")
+    return number
+
+
+def exitcodes(value: object) -> tuple[int, ...]:
+    text = str(value)
+    if not text:
+        return ()
+    codes = []
+    for item in text.split(","):
+        try:
+            code = int(item)
+        except ValueError:
+            raise ValueError(
+                f"{value!r} is not a list of exit codes (comma-separated numbers 0..255)"
+            ) from None
+        if not 0 <= code <= 255:
+            raise ValueError(f"{value!r}: exit code {code} is outside 0..255")
+        codes.append(code)
+    return tuple(codes)
+
+
+def autorestart(value: object) -> AutoRestart:
+    text = str(value).lower()
+    if text in TRUE_WORDS:
+        return AutoRestart.ALWAYS
+    if text in FALSE_WORDS:
+        return AutoRestart.NEVER
+    if text == "unexpected":
+        return AutoRestart.UNEXPECTED
+    raise ValueError(f"{value!r} is not an autorestart value (use true, false or unexpected)")
+
+
+def logging_level(value: object) -> int:
+    level = LOG_LEVELS.get(str(value).lower())
+    if level is None:
+        raise ValueError(f"{value!r} is not a log level (use one of {', '.join(LOG_LEVELS)})")
+    return level
+
+
+def list_of_strings(value: object) -> list[str]:
+    if not value:
+        return []
+    return [item.strip() for item in str(value).split(",")]
+
+
+def name(value: object) -> str:
+    """A process or group name: these end up in namespecs (``group:proc``),
+    URLs of the web page and the event listener protocol, so some characters
+    are off limits."""
+    text = str(value).strip()
+    for char in " :/":
+        if char in text:
+            raise ValueError(f"invalid name {value!r}: it contains {char!r}")
+    return text
+
+
+def environment(value: object) -> dict[str, str]:
+    """``KEY=val,KEY2="v,2"`` -> dict.  Tokenised like stock (non-POSIX shlex
+    with a few extra word characters), so the same odd inputs pass or fail."""
+    text = str(value)
+    lexer = shlex.shlex(text)
+    lexer.wordchars += "/.+-():"
+    try:
+        tokens = list(lexer)
+    except ValueError as exc:  # an unterminated quote
+        raise ValueError(f"{text!r} is not a list of KEY=value pairs: {exc}") from None
+    pairs: dict[str, str] = {}
+    # Tokens come as KEY, '=', VALUE, separator, KEY, ...; the separator
+    # itself is not checked, as in stock.
+    for i in range(0, len(tokens), 4):
+        triple = tokens[i : i + 3]
+        if len(triple) != 3 or triple[1] != "=":
+            raise ValueError(
+                f"{text!r} is not a list of KEY=value pairs (separate pairs with commas, "
+                "quote values that contain commas or spaces)"
+            )
+        pairs[triple[0]] = triple[2].strip("'\"")
+    return pairs
+
+
+def name_to_uid(value: str) -> int:
+    try:
+        uid = int(value)
+    except ValueError:
+        try:
+            return pwd.getpwnam(value).pw_uid
+        except KeyError:
+            raise ValueError(f"no such user {value!r}") from None
+    try:
+        pwd.getpwuid(uid)
+    except KeyError:
+        raise ValueError(f"no such user id {uid}") from None
+    return uid
+
+
+def name_to_gid(value: str) -> int:
+    try:
+        gid = int(value)
+    except ValueError:
+        try:
+            return grp.getgrnam(value).gr_gid
+        except KeyError:
+            raise ValueError(f"no such group {value!r}") from None
+    try:
+        grp.getgrgid(gid)
+    except KeyError:
+        raise ValueError(f"no such group id {gid}") from None
+    return gid
+
+
+def gid_for_uid(uid: int) -> int:
+    return pwd.getpwuid(uid).pw_gid
+
+
+def user(value: object) -> tuple[int, int]:
+    """A user name or uid -> (uid, that user's primary gid)."""
+    uid = name_to_uid(str(value))
+    return uid, gid_for_uid(uid)
+
+
+def owner(value: object) -> tuple[int, int]:
+    """``user`` or ``user:group`` -> (uid, gid); gid is -1 when no group is given."""
+    text = str(value)
+    user_part, sep, group_part = text.partition(":")
+    try:
+        uid = name_to_uid(user_part)
+        gid = name_to_gid(group_part) if sep else -1
+    except ValueError as exc:
+        raise ValueError(f"{text!r} is not a valid user[:group]: {exc}") from None
+    return uid, gid
+
+
+def port_number(value: object) -> int:
+    try:
+        port = int(str(value))
+    except ValueError:
+        raise ValueError(f"{value!r} is not a port number") from None
+    if not 1 <= port <= 65535:
+        raise ValueError(f"port {port} is outside 1..65535")
+    return port
+
+
+def inet_address(value: object) -> tuple[str, int]:
+    """``port``, ``host:port``, ``*:port`` or ``:port`` -> (host, port); the
+    host is lower-cased and "" means every address."""
+    text = str(value)
+    host = ""
+    port_text = text
+    if ":" in text:
+        host, port_text = text.rsplit(":", 1)
+        if not port_text:
+            raise ValueError(f"{text!r} has no port number after ':'")
+        host = host.lower()
+    port = port_number(port_text)
+    if host == "*":
+        host = ""
+    return host, port
+
+
+def existing_directory(value: object) -> str:
+    path = os.path.expanduser(str(value))
+    if not os.path.isdir(path):
+        raise ValueError(f"{value!r} is not an existing directory")
+    return path
+
+
+def existing_dirpath(value: object) -> str:
+    """A file path whose directory exists (the file itself need not)."""
+    path = os.path.expanduser(str(value))
+    directory = os.path.dirname(path)
+    if directory and not os.path.isdir(directory):
+        raise ValueError(f"the directory of {value!r} does not exist")
+    return path
+
+
+class Syslog(enum.Enum):
+    """The deprecated ``*_logfile=syslog`` value."""
+
+    SYSLOG = "syslog"
+
+
+def logfile(value: object) -> str | Auto | Syslog | None:
+    """A process log file: NONE/OFF -> None, AUTO -> AUTO, SYSLOG -> Syslog.SYSLOG
+    (the loader turns that into ``*_syslog=true``), else a path in an existing
+    directory.  An empty value means no file, as stock treats it."""
+    text = str(value)
+    word = text.lower()
+    if word in ("none", "off"):
+        return None
+    if word == "auto":
+        return AUTO
+    if word == "syslog":
+        return Syslog.SYSLOG
+    path = existing_dirpath(text)
+    return path or None
+
+
+def normalize_path(value: str) -> str:
+    return os.path.normpath(os.path.abspath(os.path.expanduser(value)))
+
+
+# Event type names a listener may subscribe to (stock events.EventTypes).
+EVENT_NAMES = (
+    "EVENT",
+    "PROCESS_STATE",
+    "PROCESS_STATE_STOPPED",
+    "PROCESS_STATE_EXITED",
+    "PROCESS_STATE_STARTING",
+    "PROCESS_STATE_STOPPING",
+    "PROCESS_STATE_BACKOFF",
+    "PROCESS_STATE_FATAL",
+    "PROCESS_STATE_RUNNING",
+    "PROCESS_STATE_UNKNOWN",
+    "PROCESS_COMMUNICATION",
+    "PROCESS_COMMUNICATION_STDOUT",
+    "PROCESS_COMMUNICATION_STDERR",
+    "PROCESS_LOG",
+    "PROCESS_LOG_STDOUT",
+    "PROCESS_LOG_STDERR",
+    "REMOTE_COMMUNICATION",
+    "SUPERVISOR_STATE_CHANGE",
+    "SUPERVISOR_STATE_CHANGE_RUNNING",
+    "SUPERVISOR_STATE_CHANGE_STOPPING",
+    "TICK",
+    "TICK_5",
+    "TICK_60",
+    "TICK_3600",
+    "PROCESS_GROUP",
+    "PROCESS_GROUP_ADDED",
+    "PROCESS_GROUP_REMOVED",
+)
+
+
+def event_names(value: object) -> tuple[str, ...]:
+    """Comma list of event type names, case-insensitive -> sorted unique names."""
+    names = {item.upper() for item in list_of_strings(value)}
+    if not names:
+        raise ValueError("no event types given")
+    for event in sorted(names):
+        if event not in EVENT_NAMES:
+            raise ValueError(f"unknown event type {event!r}")
+    return tuple(sorted(names))

@@ -344,3 +344,43 @@ def test_time_budget_sanity(tmp_path: Path):
         d.wait_log(r"success: p\d+ entered RUNNING", count=50, timeout=30)
     assert len(d.grep(r"stopped: p\d+ \(terminated by SIGTERM\)")) == 50
     assert time.time() > 0
+
+
+def test_sample_config_from_echo_supervisord_conf_is_accepted(tmp_path: Path):
+    echo = Path(sys.executable).with_name("echo_supervisord_conf")
+    sample = subprocess.run([str(echo)], capture_output=True, text=True, timeout=30, check=True).stdout
+    assert "[supervisord]" in sample and "[program:" in sample
+    from supervisor_ng.config.loader import load
+
+    conf = tmp_path / "supervisord.conf"
+    conf.write_text(sample)
+    config = load(str(conf))
+    assert config.supervisord.identifier == "supervisor"
+
+
+def test_auto_child_logs_are_cleaned_at_start_unless_nocleanup(tmp_path: Path):
+    stale = tmp_path / "old-stdout---supervisor-abc123.log"
+    other = tmp_path / "old-stdout---otherid-abc123.log"
+    stale.write_text("x")
+    other.write_text("x")
+    d = LogDaemon(tmp_path, "[program:a]\ncommand=sleep 1000\nstartsecs=0\n", supervisord="nocleanup=true\n")
+    with d:
+        d.wait_log(r"success: a entered RUNNING")
+    assert stale.exists()
+    d = LogDaemon(tmp_path, "[program:a]\ncommand=sleep 1000\nstartsecs=0\n")
+    with d:
+        d.wait_log(r"success: a entered RUNNING", count=2)
+    assert not stale.exists() and other.exists()
+
+
+def test_nodaemon_echoes_log_to_stdout_unless_silent(tmp_path: Path):
+    d = LogDaemon(tmp_path, "[program:a]\ncommand=sleep 1000\nstartsecs=0\n")
+    d.conf.write_text(d.conf.read_text().replace("silent=true\n", ""))
+    proc = subprocess.Popen(d.command(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    d.proc = proc
+    d.wait_log(r"success: a entered RUNNING")
+    proc.send_signal(signal.SIGTERM)
+    out, _ = proc.communicate(timeout=30)
+    assert proc.returncode == 0
+    assert "INFO spawned: 'a' with pid" in out
+    assert out == d.text()

@@ -9,20 +9,38 @@ leftovers of its earlier runs, and only its own.
 
 from __future__ import annotations
 
+import errno
 import os
+import random
 import re
 import tempfile
 from typing import Callable, Optional
 
+_NAME_CHARS = "abcdefghijklmnopqrstuvwxyz0123456789_"
 
-def auto_log_path(childlogdir: str, name: str, channel: str, identifier: str) -> str:
-    """Create a fresh, empty AUTO log file and return its path.
 
-    Raises :class:`OSError` if ``childlogdir`` is unusable."""
+def auto_log_path(
+    childlogdir: str, name: str, channel: str, identifier: str, *, create: bool = True
+) -> str:
+    """Choose a fresh AUTO log name (and create the file unless ``create`` is
+    false) and return its path.
+
+    Not creating is for callers that open the file themselves, exclusively and
+    only once there is output: a daemon starting hundreds of quiet programs
+    then makes no files at all.  Raises :class:`OSError` if ``childlogdir`` is
+    unusable."""
     prefix = f"{name}-{channel}---{identifier}-"
-    fd, path = tempfile.mkstemp(suffix=".log", prefix=prefix, dir=childlogdir)
-    os.close(fd)
-    return path
+    if create:
+        fd, path = tempfile.mkstemp(suffix=".log", prefix=prefix, dir=childlogdir)
+        os.close(fd)
+        return path
+    if not os.path.isdir(childlogdir):
+        raise FileNotFoundError(errno.ENOENT, "no such directory", childlogdir)
+    while True:
+        suffix = "".join(random.choices(_NAME_CHARS, k=8))  # mkstemp's alphabet
+        path = os.path.join(childlogdir, f"{prefix}{suffix}.log")
+        if not os.path.lexists(path):
+            return path
 
 
 def _auto_log_pattern(identifier: str) -> re.Pattern[str]:

@@ -65,6 +65,9 @@ class RotatingFile:
         maxbytes: int = 0,
         backups: int = 0,
         on_error: Optional[ErrorCallback] = None,
+        *,
+        lazy: bool = False,
+        mode: int = 0o666,
     ) -> None:
         self.path = path
         self.maxbytes = maxbytes
@@ -77,7 +80,9 @@ class RotatingFile:
         self._closed = False
         self._failing = False  # inside a streak of open/write failures
         self._rotate_failing = False
-        self._open()
+        self._mode = mode
+        if not lazy:  # lazy: the file appears with the first byte written
+            self._open()
 
     # -- public ------------------------------------------------------------
 
@@ -181,7 +186,7 @@ class RotatingFile:
         # O_NONBLOCK so that a FIFO nobody reads fails with ENXIO instead of
         # hanging the daemon inside open(); writes are then made blocking
         # again so a momentarily full pipe does not drop output.
-        fd = os.open(self.path, flags | os.O_NONBLOCK, 0o666)
+        fd = os.open(self.path, flags | os.O_NONBLOCK, self._mode)
         try:
             os.set_blocking(fd, True)
         except OSError:

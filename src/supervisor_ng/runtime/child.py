@@ -239,14 +239,25 @@ class Process:
     def _log_path(self, log: ChannelLogConfig, channel: str) -> Optional[str]:
         if log.logfile is AUTO:
             sv = self.supervisor.config.supervisord
-            return auto_log_path(sv.childlogdir, self.config.name, channel, sv.identifier)
+            return auto_log_path(
+                sv.childlogdir, self.config.name, channel, sv.identifier, create=False
+            )
         return log.logfile  # type: ignore[return-value]
 
     def _channel(self, channel: str, log: ChannelLogConfig, path: Optional[str]) -> OutputChannel:
         logfile = None
-        if path is not None:
+        if channel == "stderr" and path is not None and path == self.stdout_logfile:
+            # One writer per file, or the two would rotate it from under each other.
+            logfile = self.stdout.logfile
+        elif path is not None:
             try:
-                logfile = RotatingFile(path, log.maxbytes, log.backups, on_error=self._log_error)
+                # AUTO files appear with the first output (mode 0600 as stock's
+                # mkstemp): starting hundreds of quiet programs creates no files.
+                auto = log.logfile is AUTO
+                logfile = RotatingFile(
+                    path, log.maxbytes, log.backups, on_error=self._log_error,
+                    lazy=auto, mode=0o600 if auto else 0o666,
+                )
             except OSError as exc:
                 self.supervisor.log.error(f"couldn't open {channel} log of {self.config.name}: {exc}")
         sv = self.supervisor

@@ -384,3 +384,26 @@ def test_nodaemon_echoes_log_to_stdout_unless_silent(tmp_path: Path):
     assert proc.returncode == 0
     assert "INFO spawned: 'a' with pid" in out
     assert out == d.text()
+
+
+def test_daemon_user_drops_its_own_privileges(tmp_path: Path):
+    if os.geteuid() != 0:
+        pytest.skip("switching users needs root")
+    import pwd
+
+    import shutil
+    import tempfile
+
+    nobody = pwd.getpwnam("nobody")
+    # pytest's own temp root is private to root; the daemon opens its log after
+    # dropping privileges (as stock does), so it needs a directory nobody can use.
+    workdir = Path(tempfile.mkdtemp(prefix="sng-user-"))
+    os.chmod(workdir, 0o755)
+    os.chown(workdir, nobody.pw_uid, nobody.pw_gid)
+    d = LogDaemon(workdir, "[program:a]\ncommand=sleep 1000\nstartsecs=0\n", supervisord="user=nobody\n")
+    with d:
+        pid = int(d.wait_log(r"spawned: 'a' with pid (\d+)")[0].group(1))
+        assert psutil.Process(d.proc.pid).uids().effective == nobody.pw_uid
+        assert psutil.Process(pid).uids().real == nobody.pw_uid
+        assert not d.grep("Supervisor is running as root")
+    shutil.rmtree(workdir)

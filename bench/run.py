@@ -1,0 +1,262 @@
+"""Run the benchmark scenarios against the stock supervisord and ours, side by side.
+
+    .venv/bin/python bench/run.py                 # everything, 3 runs per daemon
+    .venv/bin/python bench/run.py --quick         # small sizes, 1 run (CI)
+    .venv/bin/python bench/run.py --only shutdown50 --daemon stock
+
+See bench/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import resource
+import shutil
+import signal
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, NoReturn, Optional
+
+from daemons import STOCK_VERSION, Supervisord, become_subreaper, ensure_stock, kill_descendants
+from report import (
+    DAEMON_ORDER,
+    RATIO_NOTE,
+    Row,
+    Summary,
+    format_seconds,
+    load_average,
+    machine,
+    markdown_table,
+    results_markdown,
+)
+from scenarios import FULL, QUICK, SCENARIOS, Bench, Outcome, Sizes
+
+BENCH = Path(__file__).resolve().parent
+REPO = BENCH.parent
+RUNS = 3
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    args = _parser().parse_args(argv)
+    sizes = QUICK if args.quick else FULL
+    runs = args.runs or (1 if args.quick else RUNS)
+    names = args.only or list(SCENARIOS)
+    if not become_subreaper():
+        print("bench: cannot become a child subreaper; clean-up may miss orphans", file=sys.stderr)
+    signal.signal(signal.SIGTERM, _exit_on_signal)
+    signal.signal(signal.SIGHUP, _exit_on_signal)
+    _raise_fd_limit(sizes)
+    daemons = _daemons(args)
+    started = time.strftime("%Y-%m-%d %H:%M:%S %z")
+    load = load_average()
+    if load >= 1:
+        print(f"bench: load average is {load}; figures will be noisy", file=sys.stderr)
+    try:
+        outcomes = _run_all(names, daemons, sizes, runs, keep=args.keep)
+    finally:
+        left = kill_descendants()
+        if left:
+            print(f"bench: could not kill pids {left}", file=sys.stderr)
+    rows = _rows(names, outcomes, daemons)
+    problems = _problems(outcomes)
+    labels = {d.key: d.label for d in daemons}
+    table = markdown_table(rows, labels)
+    print(f"\n{RATIO_NOTE}; medians of {runs} run(s)\n\n{table}")
+    for problem in problems:
+        print(f"- {problem}")
+    saved = _save_json(started, load, args, sizes, runs, daemons, outcomes, rows)
+    print(f"\nresults: {saved.relative_to(REPO)}", file=sys.stderr)
+    complete = not args.quick and not args.only and args.daemon == "both" and runs >= RUNS
+    if complete:
+        text = results_markdown(started, machine(), load, table, runs, problems)
+        (BENCH / "RESULTS.md").write_text(text)
+        print("updated bench/RESULTS.md", file=sys.stderr)
+    return 1 if problems else 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="bench/run.py", description="Side-by-side benchmarks: stock supervisord vs ours."
+    )
+    parser.add_argument("--quick", action="store_true", help="small sizes, 1 run (for CI)")
+    parser.add_argument(
+        "--only", action="append", choices=list(SCENARIOS), metavar="SCENARIO",
+        help=f"run only this scenario (repeatable): {', '.join(SCENARIOS)}",
+    )  # fmt: skip
+    parser.add_argument("--daemon", choices=("both", "stock", "ours"), default="both")
+    parser.add_argument("--runs", type=int, help=f"runs per scenario and daemon (default {RUNS})")
+    parser.add_argument(
+        "--stock", type=Path, metavar="SUPERVISORD",
+        help=f"stock supervisord to use (default: bench/.venv-stock, created with supervisor=={STOCK_VERSION})",
+    )  # fmt: skip
+    parser.add_argument(
+        "--ours", type=Path, metavar="SUPERVISORD",
+        help="our supervisord to use (default: the one next to this python, else .venv/bin)",
+    )  # fmt: skip
+    parser.add_argument("--keep", action="store_true", help="keep each run's scratch directory")
+    return parser
+
+
+def _exit_on_signal(signum: int, frame: Any) -> NoReturn:
+    # Unwinding runs every clean-up block, so the daemons die with the bench.
+    raise SystemExit(128 + signum)
+
+
+def _raise_fd_limit(sizes: Sizes) -> None:
+    # Each program costs a daemon a few pipes and log files; both daemons
+    # inherit the bench's limit.
+    needed = 8 * max(sizes.start_programs, sizes.shutdown_programs) + 256
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and soft < needed:
+        ceiling = needed if hard == resource.RLIM_INFINITY else min(needed, hard)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (ceiling, hard))
+
+
+def _daemons(args: argparse.Namespace) -> list[Supervisord]:
+    chosen = []
+    if args.daemon in ("both", "stock"):
+        executable = args.stock or ensure_stock(BENCH / ".venv-stock")
+        chosen.append(Supervisord("stock", f"stock {STOCK_VERSION}", executable))
+    if args.daemon in ("both", "ours"):
+        chosen.append(Supervisord("ours", "ours", args.ours or _our_supervisord()))
+    for daemon in chosen:
+        if not daemon.executable.exists():
+            sys.exit(f"bench: {daemon.executable} not found")
+    return chosen
+
+
+def _our_supervisord() -> Path:
+    beside = Path(sys.executable).parent / "supervisord"
+    return beside if beside.exists() else REPO / ".venv" / "bin" / "supervisord"
+
+
+# outcomes[scenario][daemon key] = one entry per run: an Outcome, or the error text.
+Outcomes = dict[str, dict[str, list["Outcome | str"]]]
+
+
+def _run_all(
+    names: list[str], daemons: list[Supervisord], sizes: Sizes, runs: int, keep: bool
+) -> Outcomes:
+    outcomes: Outcomes = {name: {d.key: [] for d in daemons} for name in names}
+    for name in names:
+        for run in range(runs):
+            # Interleaved so that drift on the machine hits both daemons alike.
+            for daemon in daemons:
+                result = _run_once(name, daemon, sizes, run, keep)
+                outcomes[name][daemon.key].append(result)
+                print(
+                    f"{name} · {daemon.key} · run {run + 1}/{runs}: {_describe(result)}",
+                    file=sys.stderr,
+                )
+    return outcomes
+
+
+def _run_once(name: str, daemon: Supervisord, sizes: Sizes, run: int, keep: bool) -> Outcome | str:
+    workdir = Path(tempfile.mkdtemp(prefix=f"snbench-{daemon.key}-"))
+    # Same seed for both daemons: they see the same sequence of pauses.
+    bench = Bench(daemon, sizes, workdir, random.Random(f"{name}/{run}"))
+    failed = False
+    try:
+        return SCENARIOS[name].run(bench)
+    except Exception as exc:  # one broken run must not hide the others
+        failed = True
+        return f"{type(exc).__name__}: {exc}"
+    finally:
+        if keep or failed:
+            print(f"  scratch directory kept: {workdir}", file=sys.stderr)
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _describe(result: Outcome | str) -> str:
+    if isinstance(result, str):
+        return f"ERROR {result}"
+    text = ", ".join(f"{format_seconds(v)}" for v in result.figures.values())
+    return text + "".join(f" [PROBLEM {p}]" for p in result.problems)
+
+
+def _rows(names: list[str], outcomes: Outcomes, daemons: list[Supervisord]) -> list[Row]:
+    rows = []
+    for name in names:
+        figures: dict[str, None] = {}  # labels in first-seen order
+        for results in outcomes[name].values():
+            for result in results:
+                if isinstance(result, Outcome):
+                    figures.update(dict.fromkeys(result.figures))
+        for figure in figures:
+            by_daemon: dict[str, Optional[Summary]] = {}
+            for key in DAEMON_ORDER:
+                values = [
+                    r.figures[figure]
+                    for r in outcomes[name].get(key, [])
+                    if isinstance(r, Outcome) and figure in r.figures
+                ]
+                by_daemon[key] = Summary.of(values) if values else None
+            rows.append(Row(name, figure, by_daemon))
+    return rows
+
+
+def _problems(outcomes: Outcomes) -> list[str]:
+    problems = []
+    for name, by_daemon in outcomes.items():
+        for key, results in by_daemon.items():
+            for run, result in enumerate(results, 1):
+                found = [result] if isinstance(result, str) else result.problems
+                problems += [f"{key}, {name}, run {run}: {text}" for text in found]
+    return problems
+
+
+def _save_json(
+    started: str,
+    load: float,
+    args: argparse.Namespace,
+    sizes: Sizes,
+    runs: int,
+    daemons: list[Supervisord],
+    outcomes: Outcomes,
+    rows: list[Row],
+) -> Path:
+    def run_json(result: Outcome | str) -> dict[str, Any]:
+        if isinstance(result, str):
+            return {"error": result}
+        return {"figures": result.figures, "samples": result.samples, "problems": result.problems}
+
+    document = {
+        "started": started,
+        "finished": time.strftime("%Y-%m-%d %H:%M:%S %z"),
+        "machine": machine(),
+        "load_average": {"start": load, "end": load_average()},
+        "mode": "quick" if args.quick else "full",
+        "runs": runs,
+        "sizes": {**vars(sizes), "kill_pause": list(sizes.kill_pause)},
+        "daemons": {d.key: {"label": d.label, "supervisord": str(d.executable)} for d in daemons},
+        "scenarios": {
+            name: {
+                "summary": SCENARIOS[name].summary,
+                "runs": {key: [run_json(r) for r in results] for key, results in by_daemon.items()},
+            }
+            for name, by_daemon in outcomes.items()
+        },
+        "table": [
+            {
+                "scenario": row.scenario,
+                "figure": row.figure,
+                **{key: s.as_json() if s else None for key, s in row.by_daemon.items()},
+                "speedup_stock_over_ours": row.speedup,
+            }
+            for row in rows
+        ],
+    }
+    folder = BENCH / "results"
+    folder.mkdir(exist_ok=True)
+    path = folder / f"{time.strftime('%Y%m%dT%H%M%S')}.json"
+    path.write_text(json.dumps(document, indent=2) + "\n")
+    return path
+
+
+if __name__ == "__main__":
+    sys.exit(main())

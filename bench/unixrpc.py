@@ -1,0 +1,51 @@
+"""XML-RPC over a unix socket: how the bench reaches both daemons.
+
+The standard library speaks XML-RPC over TCP only; swapping the connection
+class is all it takes to speak it over the ``[unix_http_server]`` socket.
+"""
+
+from __future__ import annotations
+
+import http.client
+import socket
+import xmlrpc.client
+
+
+class _UnixHTTPConnection(http.client.HTTPConnection):
+    def __init__(self, path: str, timeout: float) -> None:
+        super().__init__("localhost", timeout=timeout)
+        self._path = path
+
+    def connect(self) -> None:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.settimeout(self.timeout)
+        try:
+            sock.connect(self._path)
+        except OSError:
+            sock.close()
+            raise
+        self.sock = sock
+
+
+class _UnixTransport(xmlrpc.client.Transport):
+    def __init__(self, path: str, timeout: float) -> None:
+        super().__init__()
+        self._path = path
+        self._timeout = timeout
+
+    def make_connection(self, host: str) -> http.client.HTTPConnection:
+        # Keep one connection alive like the base class does, so a poll loop
+        # measures the daemon's answer and not a connect per call.
+        cached_host, connection = self._connection
+        if connection is not None and cached_host == host:
+            return connection
+        connection = _UnixHTTPConnection(self._path, self._timeout)
+        self._connection = host, connection
+        return connection
+
+
+def unix_server_proxy(path: str, timeout: float = 60.0) -> xmlrpc.client.ServerProxy:
+    """A ServerProxy for the daemon listening on the unix socket *path*."""
+    return xmlrpc.client.ServerProxy(
+        "http://localhost/RPC2", transport=_UnixTransport(path, timeout), allow_none=True
+    )

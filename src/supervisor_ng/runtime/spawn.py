@@ -14,6 +14,7 @@ child gets exactly fds 0, 1 and 2.
 from __future__ import annotations
 
 import errno
+import functools
 import os
 import shlex
 import signal
@@ -42,13 +43,19 @@ class SpawnError(Exception):
     """The child could not be started; str() is the spawnerr shown to users."""
 
 
+@functools.lru_cache(maxsize=4096)
+def _split(command: str) -> tuple[str, ...]:
+    # shlex is slow and a command is split at every spawn: remember it.
+    return tuple(shlex.split(command))
+
+
 def resolve_command(command: str, path: Optional[str]) -> tuple[str, list[str]]:
     """(filename, argv) for a config ``command``, looked up in ``path``.
 
     Raises SpawnError with the same texts stock Supervisor reports.
     """
     try:
-        argv = shlex.split(command)
+        argv = list(_split(command))
     except ValueError as exc:
         raise SpawnError(f"can't parse command {command!r}: {exc}") from None
     if not argv:

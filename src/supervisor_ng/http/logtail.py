@@ -1,0 +1,183 @@
+"""``GET /logtail/<name>[/<channel>]`` and ``GET /mainlogtail``: a log file as
+an endless chunked response (``supervisorctl tail -f`` / ``maintail -f``).
+
+The response starts with the last 1024 bytes and then follows the file.  It
+is woken by the writer itself (a process output channel's observers, or a
+handler on the main log), not by a poll, so new lines reach the client as
+soon as they are written.  A new config generation replaces the process
+objects: :meth:`TailStreams.retarget` wakes every tail to find its writer
+again.
+
+Rotation is followed without loss: what was written to the old file before
+it was renamed is sent first, then the new file from its start.  A file that
+shrinks in place (truncated) is announced with ``==> File truncated <==``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from email.utils import formatdate
+from typing import Any, BinaryIO, Callable, Optional
+
+from aiohttp import web
+
+HEAD = 1024  # bytes of history sent first, as stock
+READ_LIMIT = 256 * 1024  # most bytes sent per chunk
+TRUNCATED = b"==> File truncated <==\n"
+
+# What a tail watches: returns the object whose writes wake it (an
+# OutputChannel or the MainLog), or None when it is gone.
+Finder = Callable[[], Optional[Any]]
+
+
+class FileFollower:
+    """Reads what gets appended to a file, across rotation and truncation.
+
+    The file may not exist yet (an AUTO log appears with the first output):
+    it is then read from its start once it does."""
+
+    def __init__(self, path: str, head: int = HEAD) -> None:
+        self.path = path
+        self._file: Optional[BinaryIO] = None
+        self._pos = 0
+        try:
+            self._file = open(path, "rb")  # noqa: SIM115 - lives as long as the follower
+        except FileNotFoundError:
+            return
+        size = os.fstat(self._file.fileno()).st_size
+        self._pos = max(size - head, 0)
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+
+    def read_new(self) -> list[bytes]:
+        out = self._drain()
+        try:
+            st = os.stat(self.path)
+        except OSError:
+            return out  # removed; keep the old file until a new one appears
+        if self._file is not None:
+            cur = os.fstat(self._file.fileno())
+            if (st.st_dev, st.st_ino) == (cur.st_dev, cur.st_ino):
+                return out
+        # Rotated, recreated, or created at last: the old file was drained above.
+        try:
+            new = open(self.path, "rb")  # noqa: SIM115
+        except OSError:
+            return out
+        if self._file is not None:
+            self._file.close()
+        self._file = new
+        self._pos = 0
+        out.extend(self._drain())
+        return out
+
+    def _drain(self) -> list[bytes]:
+        out: list[bytes] = []
+        if self._file is None:
+            return out
+        size = os.fstat(self._file.fileno()).st_size
+        if size < self._pos:
+            out.append(TRUNCATED)
+            self._pos = 0
+        while size > self._pos:
+            self._file.seek(self._pos)
+            data = self._file.read(min(size - self._pos, READ_LIMIT))
+            if not data:
+                break
+            self._pos += len(data)
+            out.append(data)
+        return out
+
+
+def _attach(target: Any, wake: Callable[[], None]) -> Callable[[], None]:
+    """Hook ``wake`` into the writer ``target``; returns the undo."""
+    observers = getattr(target, "observers", None)
+    if isinstance(observers, list):  # an OutputChannel
+
+        def on_output(_channel: str, _data: bytes) -> None:
+            wake()
+
+        observers.append(on_output)
+
+        def detach() -> None:
+            if on_output in observers:
+                observers.remove(on_output)
+
+        return detach
+
+    def on_record(_record: Any) -> None:  # the MainLog
+        wake()
+
+    target.add_handler(on_record)
+    return lambda: target.remove_handler(on_record)
+
+
+class TailStreams:
+    """The live tail responses of one server, so that shutdown can end them."""
+
+    def __init__(self) -> None:
+        self._wakers: set[asyncio.Event] = set()
+        self.closing = False
+
+    def close(self) -> None:
+        self.closing = True
+        self.retarget()
+
+    def retarget(self) -> None:
+        """Wake every tail so it looks up its writer again."""
+        for event in self._wakers:
+            event.set()
+
+    async def serve(self, request: web.BaseRequest, path: str, find: Finder) -> web.StreamResponse:
+        try:
+            follower = FileFollower(path)
+        except OSError:
+            raise web.HTTPNotFound() from None
+        try:
+            mtime = os.stat(path).st_mtime
+        except OSError:
+            mtime = time.time()
+        wake = asyncio.Event()
+        self._wakers.add(wake)
+        target = find()
+        detach = _attach(target, wake.set) if target is not None else None
+        try:
+            response = web.StreamResponse(
+                headers={
+                    "Content-Type": "text/plain;charset=utf-8",
+                    "Last-Modified": formatdate(mtime, usegmt=True),
+                    "X-Accel-Buffering": "no",
+                }
+            )
+            response.enable_chunked_encoding()
+            await response.prepare(request)
+            while True:
+                for chunk in follower.read_new():
+                    await response.write(chunk)
+                if self.closing:
+                    break
+                transport = request.transport
+                if transport is None or transport.is_closing():
+                    break
+                await wake.wait()
+                wake.clear()
+                current = find()
+                if current is not target:
+                    if detach is not None:
+                        detach()
+                    target = current
+                    detach = _attach(target, wake.set) if target is not None else None
+            await response.write_eof()
+            return response
+        except (ConnectionError, RuntimeError):
+            # The client went away (RuntimeError: aiohttp's "closing transport").
+            return response
+        finally:
+            self._wakers.discard(wake)
+            if detach is not None:
+                detach()
+            follower.close()

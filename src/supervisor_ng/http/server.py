@@ -1,0 +1,380 @@
+"""The control plane: aiohttp serving XML-RPC and log tails on the control sockets.
+
+:class:`ControlPlane` lives as long as the daemon process, across restarts:
+it binds the sockets once, before the daemon forks and before any program
+starts, serves them on the event loop, and always talks to the Supervisor
+of the current generation through a getter.  On a restart it keeps the
+sockets whose address did not change (clients never see them vanish) and
+binds or closes the others.
+
+Routing is stock's, by prefix: ``/RPC2`` -> XML-RPC, ``/logtail`` ->
+process log tail, ``/mainlogtail`` -> daemon log tail, ``/ok.html`` -> "OK",
+anything else -> the web UI hook (404 without one).  Basic auth, when the
+server section sets a username, guards all of them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+import os
+import traceback
+from collections.abc import Awaitable
+from typing import TYPE_CHECKING, Any, Callable, Optional
+from urllib.parse import unquote
+
+from aiohttp import http_exceptions, web
+
+from ..config.model import Config, HttpServerConfig
+from ..logs.mainlog import TRACE
+from ..rpc.codec import ParseError, dump_fault, dump_response, parse_request_async
+from ..rpc.faults import RPCError
+from ..rpc.info import split_namespec
+from ..rpc.registry import Registry, SystemNamespace
+from ..rpc.supervisor_api import SupervisorNamespace, auto_log_pending, process_log_path
+from . import sockets
+from .auth import REALM, UNAUTHORIZED_BODY, check_basic
+from .logtail import TailStreams
+from .sockets import ControlSocketError
+
+if TYPE_CHECKING:
+    from ..logs.mainlog import MainLog
+    from ..runtime.supervisor import Supervisor
+
+__all__ = ["ControlPlane", "ControlSocketError"]
+
+MAX_BODY = 10 * 1024 * 1024  # a multicall of thousands of calls is far below this
+SHUTDOWN_GRACE = 2.0  # seconds in-flight requests get when the daemon exits
+# Idle kept-alive connections are closed after this long.  The stock client
+# never reconnects by itself (an interactive supervisorctl keeps one
+# connection for its whole session), so this is stock's 30 minutes.
+KEEPALIVE_TIMEOUT = 30 * 60.0
+ACCEPT_PENDING = 0.02  # seconds to accept connections queued before a unix socket is unlinked
+
+Handler = Callable[[web.BaseRequest], Awaitable[web.StreamResponse]]
+
+_SERVER_TAKES_CANCELLATION = "handler_cancellation" in inspect.signature(web.Server.__init__).parameters
+
+
+def _request_factory() -> Callable[..., web.BaseRequest]:
+    """Requests with our body limit (bigger bodies get 413)."""
+    loop = asyncio.get_running_loop()
+
+    def make(message: Any, payload: Any, protocol: Any, writer: Any, task: Any) -> web.BaseRequest:
+        return web.BaseRequest(message, payload, protocol, writer, task, loop, client_max_size=MAX_BODY)
+
+    return make
+
+
+class _AiohttpLogBridge(logging.Handler):
+    """aiohttp reports through the logging module, which nobody configures
+    here (its tracebacks would land on stderr, /dev/null once daemonized).
+    Send them to the daemon's log instead: a malformed request is the
+    client's problem (debug, one line), anything else is ours (error, with
+    the traceback)."""
+
+    def __init__(self, log: MainLog) -> None:
+        super().__init__()
+        self.log = log
+
+    def emit(self, record: logging.LogRecord) -> None:
+        exc = record.exc_info[1] if record.exc_info else None
+        first_line = record.getMessage().splitlines()[0] if record.getMessage() else ""
+        if exc is None or isinstance(exc, (http_exceptions.HttpProcessingError, ConnectionError)):
+            detail = f": {str(exc).strip().splitlines()[0]}" if exc is not None and str(exc).strip() else ""
+            self.log.debug(f"HTTP: {first_line}{detail}")
+        else:
+            self.log.error(f"HTTP: {first_line}\n{''.join(traceback.format_exception(*record.exc_info))}")
+
+
+def _bridge_aiohttp_logs(log: MainLog) -> None:
+    logger = logging.getLogger("aiohttp")
+    for handler in list(logger.handlers):
+        if isinstance(handler, _AiohttpLogBridge):
+            logger.removeHandler(handler)
+    logger.addHandler(_AiohttpLogBridge(log))
+    logger.setLevel(logging.DEBUG if log.enabled_for(10) else logging.INFO)
+    logger.propagate = False
+
+
+class _Listener:
+    """One bound socket and the asyncio server on it."""
+
+    def __init__(self, bound: sockets.BoundSocket) -> None:
+        self.bound = bound
+        self.web_server: Optional[web.Server] = None
+        self.server: Optional[asyncio.AbstractServer] = None
+
+    @property
+    def config(self) -> HttpServerConfig:
+        # Read per request: a restart may change the credentials.
+        return self.bound.config
+
+
+class ControlPlane:
+    def __init__(self, log: MainLog, get_supervisor: Callable[[], Supervisor]) -> None:
+        self.log = log
+        self._get = get_supervisor
+        self._listeners: list[_Listener] = []
+        self.tails = TailStreams()
+        self.registry = Registry()
+        self._namespaces: tuple[str, ...] = ()
+        # The web UI plugs in here: called for every path not handled above.
+        self.ui_handler: Optional[Handler] = None
+        self._serving = False
+
+    # -- set-up (before the loop) ------------------------------------------------
+
+    def bind(self, config: Config) -> None:
+        """Create every control socket of ``config``; raises
+        :class:`~.sockets.ControlSocketError` (and binds nothing) on failure."""
+        self._set_api(config)
+        bound: list[sockets.BoundSocket] = []
+        try:
+            for server_config in config.http_servers:
+                bound.append(sockets.bind(server_config, self._report_stale))
+        except BaseException:
+            for b in bound:
+                b.close()
+            raise
+        self._listeners = [_Listener(b) for b in bound]
+        for listener in self._listeners:
+            self._announce(listener.config)
+
+    def _set_api(self, config: Config) -> None:
+        names = tuple(name for name, _factory in config.rpcinterfaces)
+        if names == self._namespaces and self.registry.methods:
+            return
+        registry = Registry()
+        api = SupervisorNamespace(self._get)
+        for name in names:
+            registry.add_namespace(name, api)
+        registry.add_namespace("system", SystemNamespace(registry))
+        self.registry = registry
+        self._namespaces = names
+
+    def _announce(self, config: HttpServerConfig) -> None:
+        for name in self._namespaces:
+            self.log.info(f"RPC interface {name!r} initialized")
+        if not config.username:
+            self.log.critical(f"Server {config.section!r} running without any HTTP authentication checking")
+
+    def _report_stale(self, path: str) -> None:
+        self.log.warn(f"Unlinking stale socket {path}")
+
+    # -- serving (on the loop) -----------------------------------------------------
+
+    @property
+    def serving(self) -> bool:
+        return self._serving
+
+    async def start(self) -> None:
+        self._serving = True
+        _bridge_aiohttp_logs(self.log)
+        for listener in self._listeners:
+            await self._serve(listener)
+
+    async def _serve(self, listener: _Listener) -> None:
+        kwargs: dict[str, Any] = {"access_log": None, "keepalive_timeout": KEEPALIVE_TIMEOUT}
+        if _SERVER_TAKES_CANCELLATION:
+            # A tail whose client went away must end even when nothing is written.
+            kwargs["handler_cancellation"] = True
+
+        async def handle(request: web.BaseRequest) -> web.StreamResponse:
+            return await self._handle(listener.config, request)
+
+        web_server = web.Server(handle, request_factory=_request_factory(), **kwargs)
+        loop = asyncio.get_running_loop()
+        sock = listener.bound.sock
+        if listener.config.family == "unix":
+            server = await loop.create_unix_server(web_server, sock=sock, backlog=sockets.BACKLOG)
+        else:
+            server = await loop.create_server(web_server, sock=sock, backlog=sockets.BACKLOG)
+        listener.web_server = web_server
+        listener.server = server
+
+    async def reconfigure(self, config: Config) -> None:
+        """A new generation: same addresses keep their socket (with the new
+        auth and mode), new ones are bound, vanished ones closed."""
+        self._set_api(config)
+        self.tails.retarget()
+        old = {listener.bound.key: listener for listener in self._listeners}
+        keep: list[_Listener] = []
+        for server_config in config.http_servers:
+            key = sockets.address_key(server_config)
+            listener = old.pop(key, None)
+            if listener is not None:
+                listener.bound.config = server_config
+                if server_config.family == "unix" and server_config.path:
+                    try:
+                        sockets.apply_mode(server_config.path, server_config)
+                    except (OSError, sockets.ControlSocketError) as exc:
+                        self.log.error(f"{server_config.section}: {exc}")
+                keep.append(listener)
+                self._announce(server_config)
+                continue
+            try:
+                bound = sockets.bind(server_config, self._report_stale)
+            except sockets.ControlSocketError as exc:
+                self.log.critical(str(exc))
+                continue
+            listener = _Listener(bound)
+            await self._serve(listener)
+            keep.append(listener)
+            self._announce(server_config)
+        self._listeners = keep
+        for listener in old.values():
+            await self._close_listener(listener, SHUTDOWN_GRACE)
+
+    async def close(self, grace: float = SHUTDOWN_GRACE) -> None:
+        """Stop accepting, end the tails, let in-flight requests finish (for
+        up to ``grace`` seconds), remove the socket files."""
+        self.tails.close()
+        listeners, self._listeners = self._listeners, []
+        await asyncio.gather(*(self._close_listener(listener, grace) for listener in listeners))
+
+    async def _close_listener(self, listener: _Listener, grace: float) -> None:
+        if listener.server is not None and listener.bound.config.family == "unix":
+            # Unlink first, then take in who connected before that: closing
+            # the listener with clients in its backlog would reset them.
+            listener.bound.remove_file()
+            await asyncio.sleep(ACCEPT_PENDING)
+        if listener.server is not None:
+            listener.server.close()
+        listener.bound.close()
+        if listener.web_server is not None:
+            try:
+                await asyncio.wait_for(listener.web_server.shutdown(grace), grace + 1.0)
+            except asyncio.TimeoutError:
+                pass
+        if listener.server is not None:
+            try:
+                await asyncio.wait_for(listener.server.wait_closed(), 1.0)
+            except asyncio.TimeoutError:
+                pass
+
+    def close_sockets(self) -> None:
+        """Without a loop (start-up failed): just close and unlink."""
+        for listener in self._listeners:
+            listener.bound.close()
+        self._listeners = []
+
+    @property
+    def addresses(self) -> list[str]:
+        return [listener.bound.describe() for listener in self._listeners]
+
+    # -- requests ------------------------------------------------------------------
+
+    async def _handle(self, config: HttpServerConfig, request: web.BaseRequest) -> web.StreamResponse:
+        if config.username and not check_basic(
+            request.headers.get("Authorization"), config.username, config.password or ""
+        ):
+            return _unauthorized()
+        raw = request.raw_path
+        if raw.startswith("/RPC2"):
+            return await self._rpc(request)
+        if raw.startswith("/logtail"):
+            return await self._logtail(request)
+        if raw.startswith("/mainlogtail"):
+            return await self._mainlogtail(request)
+        if request.path == "/ok.html" and request.method in ("GET", "POST"):
+            return web.Response(text="OK", content_type="text/plain")
+        if self.ui_handler is not None:
+            return await self.ui_handler(request)
+        return _error(404)
+
+    async def _rpc(self, request: web.BaseRequest) -> web.StreamResponse:
+        if request.method not in ("POST", "PUT"):
+            return _error(400)
+        if request.content_length is not None and request.content_length > MAX_BODY:
+            return _error(413)
+        try:
+            body = await request.read()
+        except web.HTTPRequestEntityTooLarge:
+            return _error(413)
+        try:
+            method, params = await parse_request_async(body)
+        except ParseError as exc:
+            self.log.error(f"XML-RPC request data {body[:200]!r} is invalid: {exc}")
+            return _error(400)
+        trace = self.log.enabled_for(TRACE)
+        if trace:
+            self.log.trace(f"XML-RPC method called: {method}()")
+        try:
+            try:
+                value = await self.registry.call(method, params)
+                payload = dump_response(value)
+                if trace:
+                    self.log.trace(f"XML-RPC method {method}() returned successfully")
+            except RPCError as err:
+                payload = dump_fault(err.code, err.text)
+                if trace:
+                    self.log.trace(f"XML-RPC method {method}() returned fault: [{err.code}] {err.text}")
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # noqa: BLE001 - report, answer 500, keep serving
+            self.log.critical(
+                f"Handling XML-RPC request with data {body[:200]!r} raised an unexpected "
+                f"exception: {traceback.format_exc()}"
+            )
+            return _error(500)
+        return web.Response(body=payload, content_type="text/xml")
+
+    async def _logtail(self, request: web.BaseRequest) -> web.StreamResponse:
+        if request.method != "GET":
+            return _error(400)
+        path = request.raw_path.split("?", 1)[0]
+        if "%" in path:
+            path = unquote(path)
+        rest = path.lstrip("/")
+        _prefix, _, rest = rest.partition("/")
+        spec, _, channel = rest.partition("/")
+        channel = channel or "stdout"
+        sv = self._get()
+        group_name, proc_name = split_namespec(spec)
+        group = sv.groups.get(group_name)
+        proc = group.processes.get(proc_name) if group is not None and proc_name else None
+        if proc is None or channel not in ("stdout", "stderr"):
+            return _error(404)
+        logfile = process_log_path(proc, channel)
+        if logfile is None or not (os.path.exists(logfile) or auto_log_pending(proc, channel)):
+            return _error(404)
+
+        def find() -> Any:
+            current = self._get().groups.get(group_name)
+            found = current.processes.get(proc_name) if current is not None else None
+            return getattr(found, channel, None) if found is not None else None
+
+        return await self.tails.serve(request, logfile, find)
+
+    async def _mainlogtail(self, request: web.BaseRequest) -> web.StreamResponse:
+        if request.method != "GET":
+            return _error(400)
+        log = self._get().log
+        path = log.path
+        if path is None or not os.path.exists(path):
+            return _error(404)
+        return await self.tails.serve(request, path, lambda: self._get().log)
+
+
+_REASONS = {400: "Bad Request", 404: "Not Found", 413: "Payload Too Large", 500: "Internal Server Error"}
+
+
+def _error(status: int) -> web.Response:
+    reason = _REASONS.get(status, "Error")
+    body = f"<html><head><title>{status} {reason}</title></head><body><h1>{status} {reason}</h1></body></html>\n"
+    return web.Response(status=status, text=body, content_type="text/html")
+
+
+def _unauthorized() -> web.Response:
+    response = web.Response(
+        status=401,
+        body=UNAUTHORIZED_BODY,
+        content_type="text/html",
+        headers={"WWW-Authenticate": f'Basic realm="{REALM}"'},
+    )
+    response.force_close()
+    return response
+
+

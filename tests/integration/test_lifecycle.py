@@ -390,7 +390,6 @@ def test_daemon_user_drops_its_own_privileges(tmp_path: Path):
     if os.geteuid() != 0:
         pytest.skip("switching users needs root")
     import pwd
-
     import shutil
     import tempfile
 

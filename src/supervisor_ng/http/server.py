@@ -244,6 +244,10 @@ class ControlPlane:
             listener.server.close()
         listener.bound.close()
         if listener.web_server is not None:
+            # Idle keep-alive connections close now; ones with a request in
+            # flight close once it is answered (within the grace).
+            for connection in list(listener.web_server.connections):
+                connection.close()
             try:
                 await asyncio.wait_for(listener.web_server.shutdown(grace), grace + 1.0)
             except asyncio.TimeoutError:

@@ -10,6 +10,7 @@ import asyncio
 import fcntl
 import os
 import resource
+import signal
 import sys
 from typing import Any, Optional
 
@@ -24,8 +25,10 @@ from .logs.mainlog import MainLog
 from .logs.paths import clean_auto_logs
 from .runtime.reaper import Reaper
 from .runtime.supervisor import Supervisor
+from .systemd.readiness import Readiness
 
 PROG = "supervisord"
+HANDLED_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT, signal.SIGHUP, signal.SIGUSR2)
 
 # Stock flag -> [supervisord] option it overrides.
 _FLAG_OPTIONS = (
@@ -85,6 +88,7 @@ class Daemon:
         # The control plane outlives generations; it always asks for the current one.
         self.supervisor: Optional[Supervisor] = None
         self.control = ControlPlane(self.log, lambda: self.supervisor)  # type: ignore[arg-type, return-value]
+        self.systemd = Readiness()
 
     def main(self) -> int:
         sd = self.config.supervisord
@@ -114,6 +118,8 @@ class Daemon:
         self.log.info(f"supervisord started with pid {os.getpid()}")
         try:
             asyncio.run(self._serve())
+            for sig in HANDLED_SIGNALS:  # the loop is gone: nothing may kill the clean-up
+                signal.signal(sig, signal.SIG_IGN)
         finally:
             self.control.close_sockets()
             self._remove_pidfile()
@@ -123,6 +129,12 @@ class Daemon:
     async def _serve(self) -> None:
         reaper = Reaper()
         config = self.config
+        loop = asyncio.get_running_loop()
+        # Installed once for the daemon's whole life: a second SIGTERM while
+        # shutting down, or one between generations, must not kill us.
+        for sig in HANDLED_SIGNALS:
+            loop.add_signal_handler(sig, self._on_signal, sig)
+        self.systemd.start(loop)
         try:
             while True:
                 supervisor = Supervisor(config, self.log, overrides=self.overrides, reaper=reaper)
@@ -131,11 +143,14 @@ class Daemon:
                 # new generation only once it has them.
                 await asyncio.sleep(0)
                 self.supervisor = supervisor
+                self.systemd.attach(supervisor)
                 if not self.control.serving:
                     await self.control.start()
                 else:
                     await self.control.reconfigure(config)
+                self.systemd.listening()
                 reason = await run
+                self.systemd.generation_ended(reason)
                 if reason != "restart" or supervisor.next_config is None:
                     return
                 config = supervisor.next_config
@@ -143,7 +158,12 @@ class Daemon:
                 self.log.attach_config(config.supervisord, config.messages)
                 self.log.info(f"supervisord started with pid {os.getpid()}")
         finally:
+            self.systemd.close()
             await self.control.close()
+
+    def _on_signal(self, sig: int) -> None:
+        if self.supervisor is not None:
+            self.supervisor.handle_signal(sig)
 
     # -- process setup -----------------------------------------------------------
 

@@ -406,3 +406,33 @@ def test_daemon_user_drops_its_own_privileges(tmp_path: Path):
         assert psutil.Process(pid).uids().real == nobody.pw_uid
         assert not d.grep("Supervisor is running as root")
     shutil.rmtree(workdir)
+
+
+def test_repeated_sigterm_while_stopping_still_exits_zero(tmp_path: Path):
+    d = LogDaemon(
+        tmp_path,
+        "[program:slow]\ncommand=sh -c 'trap \"sleep 0.5; exit 0\" TERM; while true; do sleep 0.1; done'\n"
+        "startsecs=0\n",
+    )
+    d.start()
+    d.wait_log(r"success: slow entered RUNNING")
+    for _ in range(3):
+        os.kill(d.proc.pid, signal.SIGTERM)
+        time.sleep(0.05)
+    assert d.proc.wait(timeout=30) == 0
+    assert len(d.grep(r"received SIGTERM indicating exit request")) >= 2
+
+
+def test_sigterm_during_a_restart_ends_the_daemon(tmp_path: Path):
+    d = LogDaemon(
+        tmp_path,
+        "[program:slow]\ncommand=sh -c 'trap \"sleep 0.5; exit 0\" TERM; while true; do sleep 0.1; done'\n"
+        "startsecs=0\n",
+    )
+    d.start()
+    d.wait_log(r"success: slow entered RUNNING")
+    os.kill(d.proc.pid, signal.SIGHUP)
+    d.wait_log(r"received SIGHUP indicating restart request")
+    os.kill(d.proc.pid, signal.SIGTERM)
+    assert d.proc.wait(timeout=30) == 0
+    assert len(d.grep(r"spawned: 'slow'")) == 1

@@ -19,8 +19,12 @@ from ..config.loader import load
 from ..config.model import AUTO, Config, ConfigError, GroupConfig, ProcessConfig
 from ..core.process import StateChanged
 from ..core.states import STOPPED_STATES, ProcessState, SupervisorState
+from ..events import types as ev
+from ..events.bus import EventBus
+from ..events.ticks import TickTimer
 from .child import Process
 from .fcgi_socket import FcgiSocket
+from .listener import ListenerPool, process_state_observer
 from .reaper import Reaper, become_subreaper
 from .tree import is_alive
 
@@ -39,6 +43,8 @@ class ProcessGroup:
         self.processes: dict[str, Process] = {}
         for pconfig in config.processes:
             self.processes[pconfig.name] = Process(pconfig, self, supervisor)
+        # events: an [eventlistener:x] pool subscribes to the bus from here on
+        self.listeners = ListenerPool(self) if config.kind == "eventlistener" else None
 
     @property
     def name(self) -> str:
@@ -54,6 +60,11 @@ class ProcessGroup:
     def unstopped(self) -> list[Process]:
         return [p for p in self.processes.values() if p.state not in STOPPED_STATES]
 
+    def autostart(self) -> None:
+        if self.supervisor.may_autostart:
+            for proc in self.processes.values():
+                proc.tick()
+
     def stop_all(self) -> None:
         """Stop every process, highest priority number first, without waiting."""
         for proc in reversed(self.by_priority()):
@@ -63,6 +74,8 @@ class ProcessGroup:
                 proc.give_up()
 
     def close(self) -> None:
+        if self.listeners is not None:
+            self.listeners.close()
         for proc in self.processes.values():
             proc.close()
         if self._socket is not None:
@@ -92,6 +105,10 @@ class Supervisor:
         self.loop: asyncio.AbstractEventLoop = None  # type: ignore[assignment]
         self._done: Optional[asyncio.Future[str]] = None
         self._waiters: dict[Process, list[tuple[Predicate, asyncio.Future[None]]]] = {}
+        # events: the bus, and PROCESS_STATE_* from every state change
+        self.events = EventBus(config.supervisord.identifier)
+        self.observers.append(process_state_observer(self.events))
+        self.ticks: Optional[TickTimer] = None
 
     # -- queries ----------------------------------------------------------------
 
@@ -127,17 +144,22 @@ class Supervisor:
         self._done = self.loop.create_future()
         become_subreaper()
         self.reaper.install(self.loop)
-        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT, signal.SIGHUP, signal.SIGUSR2):
-            self.loop.add_signal_handler(sig, self._on_signal, sig)
         try:
+            self.ticks = TickTimer(self.events, self.loop)
+            # Stock order: every group is added (PROCESS_GROUP_ADDED), then
+            # SUPERVISOR_STATE_CHANGE_RUNNING, then the first spawns.
             for gconfig in self.config.groups:
-                self.add_group(gconfig)
+                self.add_group(gconfig, start=False)
+            self.events.notify(ev.SupervisorRunning())
+            for group in list(self.groups.values()):
+                group.autostart()
             reason = await self._done
+            self.events.notify(ev.SupervisorStopping())
             await self.stop_groups(list(self.groups.values()))
             await self._stop_leftovers()
         finally:
-            for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT, signal.SIGHUP, signal.SIGUSR2):
-                self.loop.remove_signal_handler(sig)
+            if self.ticks is not None:
+                self.ticks.close()
             for group in self.groups.values():
                 group.close()
             self.reaper.uninstall()
@@ -158,10 +180,16 @@ class Supervisor:
         if self._done is not None and not self._done.done():
             self._done.set_result(reason)
 
-    def _on_signal(self, sig: int) -> None:
+    def handle_signal(self, sig: int) -> None:
+        """TERM/INT/QUIT shut down, HUP restarts with the re-read config, USR2
+        reopens the logs (the daemon routes its signals here)."""
         name = signal.Signals(sig).name
         if sig in (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT):
             self.log.warn(f"received {name} indicating exit request")
+            if self.state == SupervisorState.RESTARTING:
+                # Already stopping everything for a restart: make it the last stop.
+                self.state = SupervisorState.SHUTDOWN
+                self.next_config = None
             self.request_shutdown()
         elif sig == signal.SIGHUP:
             if self.state < SupervisorState.RUNNING:
@@ -184,18 +212,23 @@ class Supervisor:
 
     # -- groups -------------------------------------------------------------------
 
-    def add_group(self, gconfig: GroupConfig) -> ProcessGroup:
+    def add_group(self, gconfig: GroupConfig, start: bool = True) -> ProcessGroup:
         group = ProcessGroup(gconfig, self)
         self.groups[gconfig.name] = group
-        if self.may_autostart:
-            for proc in group.processes.values():
-                proc.tick()
+        self.events.notify(ev.ProcessGroupAdded(gconfig.name))
+        if start:
+            group.autostart()
         return group
 
     def remove_group(self, name: str) -> None:
         """Forget a group whose processes are all stopped."""
         group = self.groups.pop(name)
         group.close()
+        self.events.notify(ev.ProcessGroupRemoved(name))
+
+    def emit_remote_communication(self, type: str, data: str) -> None:
+        """sendRemoteCommEvent: a REMOTE_COMMUNICATION event."""
+        self.events.notify(ev.RemoteCommunication(type, data))
 
     async def stop_groups(self, groups: list[ProcessGroup]) -> None:
         """Stop groups one at a time, highest priority number first."""

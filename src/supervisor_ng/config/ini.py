@@ -66,10 +66,12 @@ class IniDocument:
         self._section_at: dict[str, tuple[str, int]] = {}
         self._option_at: dict[tuple[str, str], tuple[str, int]] = {}
         self._first_file: Optional[str] = None
+        self._values: dict[str, dict[str, str]] = {}
 
     def read(self, path: str, text: str) -> None:
         if self._first_file is None:
             self._first_file = path
+        self._values.clear()
         try:
             self.parser.read_string(text, source=path)
         except configparser.MissingSectionHeaderError as exc:
@@ -125,9 +127,15 @@ class IniDocument:
         return self.parser.has_option(section, option)
 
     def raw(self, section: str, option: str) -> Optional[str]:
-        if not self.parser.has_option(section, option):
-            return None
-        return self.parser.get(section, option)
+        values = self._values.get(section)
+        if values is None:
+            # configparser's per-option lookups dominate loading a config of
+            # hundreds of programs; one dict per section (defaults merged in,
+            # as configparser does) is read once instead.
+            if not self.parser.has_section(section):
+                return None
+            values = self._values[section] = dict(self.parser.items(section, raw=True))
+        return values.get(self.parser.optionxform(option))
 
     def options(self, section: str) -> list[str]:
         return self.parser.options(section)

@@ -101,14 +101,21 @@ ensure_project() {
 }
 
 # ensure_stock_supervisor: the unmodified Supervisor from PyPI in .venv-stock,
-# which the interoperability tests run against ours.  Exports STOCK_VENV.
+# which the interoperability tests run against ours, and superlance, whose
+# listeners (and any listener written with supervisor.childutils) the event
+# tests run with .venv-stock/bin/python.  They live apart from .venv because
+# the stock package installs console scripts named supervisord/supervisorctl
+# that would replace ours there.  Exports STOCK_VENV.
 ensure_stock_supervisor() {
     ensure_venv .venv-stock
-    local have
-    have="$(.venv-stock/bin/python -c 'import importlib.metadata as m; print(m.version("supervisor"))' 2>/dev/null || true)"
-    if [ "$have" != "$STOCK_SUPERVISOR_VERSION" ]; then
-        bootstrap_log "pip install supervisor==$STOCK_SUPERVISOR_VERSION into .venv-stock"
-        .venv-stock/bin/python -m pip install -q "supervisor==$STOCK_SUPERVISOR_VERSION"
-    fi
+    local have pkg want
+    for pkg in "supervisor==$STOCK_SUPERVISOR_VERSION" "superlance==2.0.0"; do
+        want="${pkg#*==}"
+        have="$(.venv-stock/bin/python -c "import importlib.metadata as m; print(m.version('${pkg%%==*}'))" 2>/dev/null || true)"
+        if [ "$have" != "$want" ]; then
+            bootstrap_log "pip install $pkg into .venv-stock"
+            .venv-stock/bin/python -m pip install -q "$pkg"
+        fi
+    done
     export STOCK_VENV="$REPO_ROOT/.venv-stock"
 }

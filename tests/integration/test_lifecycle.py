@@ -107,7 +107,9 @@ def test_numprocs_and_child_environment(tmp_path: Path):
         d.wait_log(r"success: w_02 entered RUNNING")
         import json
 
-        wait_until(lambda: (out / "w_02").exists() and (out / "w_02").stat().st_size > 0)
+        for name in ("w_01", "w_02"):
+            path = out / name
+            wait_until(lambda path=path: path.exists() and path.stat().st_size > 0)
         env = json.loads((out / "w_01").read_text())
     assert env["SUPERVISOR_ENABLED"] == "1"
     assert env["SUPERVISOR_PROCESS_NAME"] == "w_01"

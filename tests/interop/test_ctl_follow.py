@@ -82,7 +82,9 @@ def test_fg_forwards_input_and_shows_output(shared):
     code, out, err = stream.finish()
     assert (code, err) == (0, "")
     assert out.startswith("==> Press Ctrl-C to exit <==\n")
-    assert out.endswith("echo me\nExiting foreground\n")
+    # The cat program is shared with other tests, so their lines may show too.
+    assert "echo me\n" in out
+    assert out.endswith("Exiting foreground\n")
 
 
 def test_fg_ctrl_c(shared):

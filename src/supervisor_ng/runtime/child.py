@@ -14,6 +14,7 @@ from ..core.process import Action, Kill, Log, ProcessMachine, Spawn, StateChange
 from ..core.states import ProcessState
 from ..logs.paths import auto_log_path
 from ..logs.rotating import LogFileError, RotatingFile
+from .listener import wire_output_events
 from .output import OutputChannel
 from .spawn import ChildPipes, SpawnError, SpawnRequest, child_environment, resolve_command, spawn
 from .tree import is_alive, kill_survivors, signal_tree, tree_members
@@ -46,6 +47,7 @@ class Process:
             self.stderr_logfile = self._log_path(config.stderr, "stderr")
         self.stdout = self._channel("stdout", config.stdout, self.stdout_logfile)
         self.stderr = self._channel("stderr", config.stderr, self.stderr_logfile)
+        wire_output_events(self)  # events: capture mode, PROCESS_LOG_*
 
     # -- what the API reads -------------------------------------------------
 

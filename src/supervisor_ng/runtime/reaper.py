@@ -49,15 +49,21 @@ class Reaper:
         self._watched[pid] = callback
 
     def reap(self) -> None:
+        # Collect first, act after: acting may spawn replacements, and a
+        # program that dies as fast as it is restarted would otherwise keep
+        # this loop going forever while nothing else on the loop runs.
+        exited: list[tuple[int, int]] = []
         while True:
             try:
                 pid, status = os.waitpid(-1, os.WNOHANG)
             except ChildProcessError:
-                return
+                break
             except InterruptedError:
                 continue
             if pid == 0:
-                return
+                break
+            exited.append((pid, status))
+        for pid, status in exited:
             callback = self._watched.pop(pid, None)
             if callback is not None:
                 callback(pid, status)

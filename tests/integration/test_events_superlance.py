@@ -1,0 +1,150 @@
+"""superlance 2.0.0 from PyPI, unchanged, against our daemon.
+
+The listeners run from the stock venv (where superlance and the stock
+``supervisor`` package it imports are installed, see scripts/bootstrap.sh)
+and talk to our daemon over its unix socket with XML-RPC, as in production.
+They wake on TICK_5 here (production configs use TICK_60) to keep the tests short.
+"""
+
+from __future__ import annotations
+
+import socket
+import time
+
+from tests.daemon_harness import STOCK_VENV
+from tests.integration.events_fixtures import require_stock_listeners, wait_until
+
+BIN = STOCK_VENV / "bin"
+
+
+def test_memmon_restarts_a_program_above_its_memory_limit(daemon_factory, tmp_path) -> None:
+    require_stock_listeners(superlance=True)
+    hog = tmp_path / "hog.py"
+    # Resident, not just reserved: the bytes are written.
+    hog.write_text("import time\nblob = b'x' * (80 * 1024 * 1024)\ntime.sleep(1000)\n")
+    lean = tmp_path / "lean.py"
+    lean.write_text("import time\ntime.sleep(1000)\n")
+    d = daemon_factory(
+        f"""
+[eventlistener:memmon]
+command={BIN}/memmon -p hog=40MB -p lean=40MB
+events=TICK_5
+stderr_logfile={tmp_path}/memmon.err
+
+[program:hog]
+command={BIN}/python {hog}
+startsecs=0
+
+[program:lean]
+command={BIN}/python {lean}
+startsecs=0
+"""
+    )
+    rpc = d.rpc.supervisor
+    d.wait_all(timeout=15)
+    hog_pid = rpc.getProcessInfo("hog")["pid"]
+    lean_pid = rpc.getProcessInfo("lean")["pid"]
+    # One tick (at most 5 s) and the restart.
+    wait_until(
+        lambda: rpc.getProcessInfo("hog")["pid"] not in (0, hog_pid)
+        and rpc.getProcessInfo("hog")["statename"] == "RUNNING",
+        timeout=20,
+        what="memmon to restart hog",
+    )
+    err_file = tmp_path / "memmon.err"
+    wait_until(lambda: "RSS of lean:lean is" in err_file.read_text(), what="memmon to check lean")
+    assert "Restarting hog:hog" in err_file.read_text()
+    assert "Restarting lean" not in err_file.read_text()
+    assert rpc.getProcessInfo("lean")["pid"] == lean_pid
+    log = d.read_log()
+    assert "stopped: hog (terminated by SIGTERM)" in log
+
+
+def test_crashmail_mails_an_unexpected_exit_and_not_an_expected_one(daemon_factory, tmp_path) -> None:
+    require_stock_listeners(superlance=True)
+    mail = tmp_path / "mail.txt"
+    sendmail = tmp_path / "sendmail.sh"
+    sendmail.write_text(f"#!/bin/sh\n{{ cat; echo '--- end of message ---'; }} >> {mail}\n")
+    sendmail.chmod(0o755)
+    d = daemon_factory(
+        f"""
+[eventlistener:crashmail]
+command={BIN}/crashmail -a -m ops@example.com -s {sendmail}
+events=PROCESS_STATE_EXITED
+stderr_logfile={tmp_path}/crashmail.err
+
+[program:crasher]
+command=sh -c 'sleep 1.2; exit 3'
+startsecs=1
+autorestart=false
+
+[program:finisher]
+command=sh -c 'sleep 1.2; exit 0'
+startsecs=1
+autorestart=false
+"""
+    )
+    rpc = d.rpc.supervisor
+    wait_until(
+        lambda: {p["statename"] for p in rpc.getAllProcessInfo() if p["name"] != "crashmail"} == {"EXITED"},
+        timeout=15,
+        what="both programs to exit",
+    )
+    wait_until(lambda: mail.exists() and "end of message" in mail.read_text(), timeout=10, what="a mail")
+    time.sleep(0.5)  # room for a wrong second mail to show up
+    text = mail.read_text()
+    assert text.count("--- end of message ---") == 1
+    assert "To: ops@example.com" in text
+    assert "Subject:  crasher crashed at" in text
+    pid = text.split("(pid ")[1].split(")")[0]
+    assert f"Process crasher in group crasher exited unexpectedly (pid {pid}) from state RUNNING" in text
+    assert "finisher" not in text
+    assert "unexpected exit, mailing" in (tmp_path / "crashmail.err").read_text()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_httpok_restarts_a_program_whose_http_check_fails(daemon_factory, tmp_path) -> None:
+    require_stock_listeners(superlance=True)
+    port = _free_port()
+    web = tmp_path / "web.py"
+    # Healthy on /ok, 500 on /health: httpok checks /health.
+    web.write_text(
+        "import http.server, sys\n"
+        "class H(http.server.BaseHTTPRequestHandler):\n"
+        "    def do_GET(self):\n"
+        "        self.send_response(200 if self.path == '/ok' else 500)\n"
+        "        self.end_headers()\n"
+        "        self.wfile.write(b'body')\n"
+        "    def log_message(self, *a):\n"
+        "        pass\n"
+        f"http.server.HTTPServer(('127.0.0.1', {port}), H).serve_forever()\n"
+    )
+    d = daemon_factory(
+        f"""
+[eventlistener:httpok]
+command={BIN}/httpok -p web -t 5 http://127.0.0.1:{port}/health
+events=TICK_5
+stderr_logfile={tmp_path}/httpok.err
+
+[program:web]
+command={BIN}/python {web}
+startsecs=1
+"""
+    )
+    rpc = d.rpc.supervisor
+    d.wait_state("web", "RUNNING", timeout=15)
+    first = rpc.getProcessInfo("web")["pid"]
+    wait_until(
+        lambda: rpc.getProcessInfo("web")["pid"] not in (0, first)
+        and rpc.getProcessInfo("web")["statename"] == "RUNNING",
+        timeout=25,
+        what="httpok to restart web",
+    )
+    err = (tmp_path / "httpok.err").read_text()
+    assert "web is in RUNNING state, restarting" in err
+    assert "web restarted" in err

@@ -27,6 +27,7 @@ from .model import (
 )
 from .programs import Context, groups_from
 from .reader import Messages, SectionReader, option_error
+from .search import config_search_paths, find_config_file
 
 __all__ = [
     "load",
@@ -39,29 +40,6 @@ __all__ = [
 
 MAIN_RPCINTERFACE = "supervisor.rpcinterface:make_main_rpcinterface"
 RPCINTERFACE_KEY = "supervisor.rpcinterface_factory"
-
-
-def config_search_paths(argv0: str, cwd: Optional[str] = None) -> list[str]:
-    """Where supervisord/supervisorctl look for a config without ``-c``, in order."""
-    prefix = os.path.dirname(os.path.dirname(argv0))
-    paths = [
-        os.path.join(prefix, "etc", "supervisord.conf"),
-        os.path.join(prefix, "supervisord.conf"),
-        "supervisord.conf",
-        "etc/supervisord.conf",
-        "/etc/supervisord.conf",
-        "/etc/supervisor/supervisord.conf",
-    ]
-    if cwd is not None:
-        paths = [os.path.join(cwd, p) for p in paths]
-    return paths
-
-
-def find_config_file(argv0: str, cwd: Optional[str] = None) -> Optional[str]:
-    for path in config_search_paths(argv0, cwd):
-        if os.path.exists(path):
-            return path
-    return None
 
 
 def load(
@@ -92,7 +70,9 @@ def load(
     env_vars.update(env_names(dict(supervisord.environment)))
 
     rpcinterfaces = _rpcinterfaces(doc, env_vars, messages)
-    ctx = Context(doc, here, platform.node(), env_vars, messages, supervisord.strip_ansi)
+    ctx = Context(
+        doc, here, platform.node(), env_vars, messages, supervisord.strip_ansi, supervisord.child_journal
+    )
     groups = groups_from(ctx)
     servers = _http_servers(doc, here, env_vars)
     for section in doc.sections():
@@ -177,6 +157,8 @@ def _supervisord(
         "childlogdir": r.value("childlogdir", dt.existing_directory, tempfile.gettempdir()),
         "nocleanup": r.value("nocleanup", dt.boolean, False),
         "strip_ansi": r.value("strip_ansi", dt.boolean, False),
+        "journal": r.value("journal", dt.boolean, False),
+        "child_journal": r.value("child_journal", dt.boolean, False),
     }
     environment: dict[str, str] = {}
     env_text = r.text("environment")
@@ -224,6 +206,8 @@ def _supervisord(
         strip_ansi=bool(values["strip_ansi"]),
         environment=tuple(environment.items()),
         identifier=values["identifier"],
+        journal=bool(values["journal"]),
+        child_journal=bool(values["child_journal"]),
     )
 
 

@@ -15,7 +15,8 @@ from typing import Any, Optional
 import click
 
 from ..cli import usage_error
-from .settings import CtlConfigError, Settings, find_config_file, read_config
+from ..config.search import find_config_file
+from .settings import CtlConfigError, Settings, read_config
 
 # Stock's long options; ``history_file`` really is spelled with an underscore.
 LONG_OPTIONS = {

@@ -39,26 +39,6 @@ def normalize_path(path: str) -> str:
     return os.path.normpath(os.path.abspath(os.path.expanduser(path)))
 
 
-def search_paths(argv0: str) -> list[str]:
-    """Where a config is looked for without ``-c``, first match wins."""
-    prefix = os.path.dirname(os.path.dirname(argv0))
-    return [
-        os.path.join(prefix, "etc", "supervisord.conf"),
-        os.path.join(prefix, "supervisord.conf"),
-        "supervisord.conf",
-        "etc/supervisord.conf",
-        "/etc/supervisord.conf",
-        "/etc/supervisor/supervisord.conf",
-    ]
-
-
-def find_config_file(argv0: str) -> Optional[str]:
-    for path in search_paths(argv0):
-        if os.path.exists(path):
-            return path
-    return None
-
-
 def _expand(text: str, names: Mapping[str, str], where: str) -> str:
     try:
         return text % names

@@ -15,6 +15,7 @@ import errno
 import sys
 from typing import Any, Callable, Optional
 
+from ..rpc.faults import Faults
 from . import codes, wire
 from .actions import COMMANDS
 from .helptext import TOPICS, TOPICS_HEADER
@@ -50,7 +51,7 @@ class Controller(cmd.Cmd):
         self.stdout.write(message + "\n")
 
     def set_exitstatus_from_fault(self, code: int, ignored: Optional[int] = None) -> None:
-        if code in (ignored, codes.OK):
+        if code in (ignored, Faults.SUCCESS):
             return
         if code in codes.DEAD_PROGRAM_FAULTS:
             self.exitstatus = codes.NOT_RUNNING
@@ -83,7 +84,7 @@ class Controller(cmd.Cmd):
                 self.exitstatus = codes.NOT_INSTALLED
                 return False
         except wire.Fault as exc:
-            if exc.faultCode == codes.UNKNOWN_METHOD:
+            if exc.faultCode == Faults.UNKNOWN_METHOD:
                 self.output(
                     "Sorry, supervisord responded but did not recognize the supervisor "
                     "namespace commands that supervisorctl uses to control it.  Please "

@@ -27,20 +27,6 @@ def capped_int(value: float) -> int:
     return max(MININT, min(MAXINT, int(value)))
 
 
-def namespec(group: str, name: str) -> str:
-    return name if group == name else f"{group}:{name}"
-
-
-def split_namespec(spec: str) -> tuple[str, Optional[str]]:
-    """``g:p`` -> (g, p); ``g:`` and ``g:*`` -> (g, None); ``p`` -> (p, p)."""
-    group, sep, name = spec.partition(":")
-    if not sep:
-        return spec, spec
-    if not name or name == "*":
-        return group, None
-    return group, name
-
-
 def describe(state: int, start: int, stop: int, now: int, pid: int, spawnerr: str, name: str) -> str:
     if state == ProcessState.RUNNING:
         # Whole seconds on both ends, as stock computes it.

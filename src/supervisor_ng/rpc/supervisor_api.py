@@ -26,6 +26,7 @@ from ..core.states import (
     SupervisorState,
 )
 from ..logs import reader
+from ..names import make_namespec, split_namespec
 from ..runtime.spawn import SpawnError, resolve_command
 from . import info
 from .faults import Faults, RPCError
@@ -129,7 +130,7 @@ class SupervisorNamespace:
     @staticmethod
     def _lookup(sv: Supervisor, name: Any) -> tuple[ProcessGroup, Optional[Process]]:
         name = _text(name)
-        group_name, proc_name = info.split_namespec(name)
+        group_name, proc_name = split_namespec(name)
         group = sv.groups.get(group_name)
         if group is None:
             raise RPCError(Faults.BAD_NAME, name)
@@ -168,7 +169,7 @@ class SupervisorNamespace:
             if not wanted(proc):
                 continue
             try:
-                waiting = begin(proc, info.namespec(proc.group.name, proc.name))
+                waiting = begin(proc, make_namespec(proc.group.name, proc.name))
             except RPCError as exc:
                 results.append(info.group_result(proc, exc.code, exc.text))
                 continue
@@ -540,7 +541,7 @@ class SupervisorNamespace:
             if proc.state not in SIGNALLABLE_STATES:
                 continue
             try:
-                self._signal_one(proc, info.namespec(proc.group.name, proc.name), signal)
+                self._signal_one(proc, make_namespec(proc.group.name, proc.name), signal)
             except RPCError as exc:
                 results.append(info.group_result(proc, exc.code, exc.text))
             else:
@@ -715,7 +716,7 @@ class SupervisorNamespace:
         results = []
         for proc in info.all_processes_by_priority(sv.groups):
             try:
-                self._clear_one(proc, info.namespec(proc.group.name, proc.name))
+                self._clear_one(proc, make_namespec(proc.group.name, proc.name))
             except RPCError as exc:
                 results.append(info.group_result(proc, exc.code, exc.text))
             else:

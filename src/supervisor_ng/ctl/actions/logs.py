@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
+from ...rpc.faults import Faults
 from .. import codes
 from ..helptext import TOPICS
 from ..wire import Fault
@@ -36,7 +37,7 @@ def _follow(ctl: Any, path: str) -> None:
 
 
 def _log_error(ctl: Any, exc: Fault, name: str, extra: dict[int, str]) -> None:
-    messages = {codes.NO_FILE: "no log file", codes.FAILED: "unknown error reading log", **extra}
+    messages = {Faults.NO_FILE: "no log file", Faults.FAILED: "unknown error reading log", **extra}
     ctl.exitstatus = codes.GENERIC
     if exc.faultCode not in messages:
         raise exc
@@ -85,7 +86,7 @@ def tail(ctl: Any, arg: str) -> None:
     try:
         output = read(name, -count, 0)
     except Fault as exc:
-        _log_error(ctl, exc, name, {codes.BAD_NAME: "no such process name"})
+        _log_error(ctl, exc, name, {Faults.BAD_NAME: "no such process name"})
     else:
         ctl.output(output)
 
@@ -128,7 +129,7 @@ def fg(ctl: Any, arg: str) -> None:
     try:
         info = supervisor.getProcessInfo(name)
     except Fault as exc:
-        if exc.faultCode == codes.BAD_NAME:
+        if exc.faultCode == Faults.BAD_NAME:
             return _fail(ctl, "ERROR: bad process name supplied")
         ctl.output(f"ERROR: {exc}")
         return
@@ -159,7 +160,7 @@ def _forward_input(supervisor: Any, name: str) -> list[str]:
         try:
             supervisor.sendProcessStdin(name, line)
         except Fault as exc:
-            if exc.faultCode == codes.FAULT_NOT_RUNNING:
+            if exc.faultCode == Faults.NOT_RUNNING:
                 return ["Process got killed"]
             return [f"ERROR: {exc}"]
         if supervisor.getProcessInfo(name)["state"] != codes.RUNNING_STATE:

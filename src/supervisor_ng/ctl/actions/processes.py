@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any, Callable, Optional
 
+from ...names import make_namespec, split_namespec
+from ...rpc.faults import Faults
 from .. import codes
 from ..helptext import TOPICS
-from ..names import make_namespec, split_namespec
 from ..wire import Fault
 
 Result = dict[str, Any]
@@ -79,7 +80,7 @@ def pid(ctl: Any, arg: str) -> None:
             info = supervisor.getProcessInfo(name)
         except Fault as exc:
             ctl.exitstatus = codes.GENERIC
-            if exc.faultCode != codes.BAD_NAME:
+            if exc.faultCode != Faults.BAD_NAME:
                 raise
             ctl.output(f"No such process {name}")
             continue
@@ -91,18 +92,18 @@ def pid(ctl: Any, arg: str) -> None:
 # -- start / stop / signal ------------------------------------------------------
 
 _START_ERRORS = {
-    codes.BAD_NAME: "no such process",
-    codes.NO_FILE: "no such file",
-    codes.NOT_EXECUTABLE: "file is not executable",
-    codes.ALREADY_STARTED: "already started",
-    codes.SPAWN_ERROR: "spawn error",
-    codes.ABNORMAL_TERMINATION: "abnormal termination",
+    Faults.BAD_NAME: "no such process",
+    Faults.NO_FILE: "no such file",
+    Faults.NOT_EXECUTABLE: "file is not executable",
+    Faults.ALREADY_STARTED: "already started",
+    Faults.SPAWN_ERROR: "spawn error",
+    Faults.ABNORMAL_TERMINATION: "abnormal termination",
 }
 
 _SIGNAL_ERRORS = {
-    codes.BAD_NAME: "no such process",
-    codes.BAD_SIGNAL: "bad signal name",
-    codes.FAULT_NOT_RUNNING: "not running",
+    Faults.BAD_NAME: "no such process",
+    Faults.BAD_SIGNAL: "bad signal name",
+    Faults.NOT_RUNNING: "not running",
 }
 
 
@@ -113,7 +114,7 @@ def _unknown_code(code: int, name: str) -> ValueError:
 def _start_line(result: Result) -> str:
     name = make_namespec(result["group"], result["name"])
     code = result["status"]
-    if code == codes.OK:
+    if code == Faults.SUCCESS:
         return f"{name}: started"
     if code in _START_ERRORS:
         return f"{name}: ERROR ({_START_ERRORS[code]})"
@@ -123,11 +124,11 @@ def _start_line(result: Result) -> str:
 def _signal_line(result: Result, done: str = "signalled") -> str:
     name = make_namespec(result["group"], result["name"])
     code = result["status"]
-    if code == codes.OK:
+    if code == Faults.SUCCESS:
         return f"{name}: {done}"
     if code in _SIGNAL_ERRORS:
         return f"{name}: ERROR ({_SIGNAL_ERRORS[code]})"
-    if code == codes.FAILED:
+    if code == Faults.FAILED:
         return result["description"]
     raise _unknown_code(code, name)
 
@@ -174,7 +175,7 @@ def _each_target(
             try:
                 results = call_group(group)
             except Fault as exc:
-                if exc.faultCode != codes.BAD_NAME:
+                if exc.faultCode != Faults.BAD_NAME:
                     ctl.exitstatus = codes.GENERIC
                     raise
                 ctl.output(f"{group}: ERROR (no such group)")
@@ -206,7 +207,7 @@ def start(ctl: Any, arg: str) -> None:
         ctl,
         names,
         _start_line,
-        codes.ALREADY_STARTED,
+        Faults.ALREADY_STARTED,
         "started",
         supervisor.startAllProcesses,
         supervisor.startProcessGroup,
@@ -229,7 +230,7 @@ def stop(ctl: Any, arg: str) -> None:
         ctl,
         names,
         _stop_line,
-        codes.FAULT_NOT_RUNNING,
+        Faults.NOT_RUNNING,
         "stopped",
         supervisor.stopAllProcesses,
         supervisor.stopProcessGroup,
@@ -280,11 +281,11 @@ def restart(ctl: Any, arg: str) -> None:
 def _clear_line(result: Result) -> str:
     name = make_namespec(result["group"], result["name"])
     code = result["status"]
-    if code == codes.OK:
+    if code == Faults.SUCCESS:
         return f"{name}: cleared"
-    if code == codes.BAD_NAME:
+    if code == Faults.BAD_NAME:
         return f"{name}: ERROR (no such process)"
-    if code == codes.FAILED:
+    if code == Faults.FAILED:
         return f"{name}: ERROR (failed)"
     raise _unknown_code(code, name)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 from typing import Any
 
+from ...rpc.faults import Faults
 from .. import codes
 from ..helptext import TOPICS
 from ..wire import Fault
@@ -27,7 +28,7 @@ def shutdown(ctl: Any, arg: str) -> None:
     try:
         ctl.supervisor().shutdown()
     except Fault as exc:
-        if exc.faultCode != codes.SHUTDOWN_STATE:
+        if exc.faultCode != Faults.SHUTDOWN_STATE:
             ctl.exitstatus = codes.GENERIC
             raise
         ctl.output("ERROR: already shutting down")
@@ -56,7 +57,7 @@ def reload(ctl: Any, arg: str) -> None:
         ctl.supervisor().restart()
     except Fault as exc:
         ctl.exitstatus = codes.GENERIC
-        if exc.faultCode != codes.SHUTDOWN_STATE:
+        if exc.faultCode != Faults.SHUTDOWN_STATE:
             raise
         ctl.output("ERROR: already shutting down")
     else:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from ...names import make_namespec
+from ...rpc.faults import Faults
 from .. import codes
 from ..helptext import TOPICS
-from ..names import make_namespec
 from ..wire import Fault
 
 
@@ -34,7 +35,7 @@ def avail(ctl: Any, arg: str) -> None:
         infos = ctl.supervisor().getAllConfigInfo()
     except Fault as exc:
         ctl.exitstatus = codes.GENERIC
-        if exc.faultCode != codes.SHUTDOWN_STATE:
+        if exc.faultCode != Faults.SHUTDOWN_STATE:
             raise
         ctl.output("ERROR: supervisor shutting down")
         return
@@ -49,9 +50,9 @@ def reread(ctl: Any, arg: str) -> None:
         result = ctl.supervisor().reloadConfig()
     except Fault as exc:
         ctl.exitstatus = codes.GENERIC
-        if exc.faultCode == codes.SHUTDOWN_STATE:
+        if exc.faultCode == Faults.SHUTDOWN_STATE:
             ctl.output("ERROR: supervisor shutting down")
-        elif exc.faultCode == codes.CANT_REREAD:
+        elif exc.faultCode == Faults.CANT_REREAD:
             ctl.output(f"ERROR: {exc.faultString}")
         else:
             raise
@@ -73,13 +74,13 @@ def add(ctl: Any, arg: str) -> None:
         try:
             supervisor.addProcessGroup(name)
         except Fault as exc:
-            if exc.faultCode == codes.SHUTDOWN_STATE:
+            if exc.faultCode == Faults.SHUTDOWN_STATE:
                 ctl.output("ERROR: shutting down")
                 ctl.exitstatus = codes.GENERIC
-            elif exc.faultCode == codes.ALREADY_ADDED:
+            elif exc.faultCode == Faults.ALREADY_ADDED:
                 # Not an error for the exit status: the group is there.
                 ctl.output("ERROR: process group already active")
-            elif exc.faultCode == codes.BAD_NAME:
+            elif exc.faultCode == Faults.BAD_NAME:
                 ctl.output(f"ERROR: no such process/group: {name}")
                 ctl.exitstatus = codes.GENERIC
             else:
@@ -96,9 +97,9 @@ def remove(ctl: Any, arg: str) -> None:
             supervisor.removeProcessGroup(name)
         except Fault as exc:
             ctl.exitstatus = codes.GENERIC
-            if exc.faultCode == codes.STILL_RUNNING:
+            if exc.faultCode == Faults.STILL_RUNNING:
                 ctl.output(f"ERROR: process/group still running: {name}")
-            elif exc.faultCode == codes.BAD_NAME:
+            elif exc.faultCode == Faults.BAD_NAME:
                 ctl.output(f"ERROR: no such process/group: {name}")
             else:
                 raise
@@ -112,7 +113,7 @@ def update(ctl: Any, arg: str) -> None:
         result = supervisor.reloadConfig()
     except Fault as exc:
         ctl.exitstatus = codes.GENERIC
-        if exc.faultCode != codes.SHUTDOWN_STATE:
+        if exc.faultCode != Faults.SHUTDOWN_STATE:
             raise
         ctl.output("ERROR: already shutting down")
         return
@@ -137,7 +138,7 @@ def update(ctl: Any, arg: str) -> None:
             continue
         results = supervisor.stopProcessGroup(group)
         ctl.output(f"{group}: stopped")
-        if any(r["status"] == codes.FAILED for r in results):
+        if any(r["status"] == Faults.FAILED for r in results):
             ctl.output(f"{group}: has problems; not removing")
             ctl.exitstatus = codes.GENERIC
             continue

@@ -21,6 +21,7 @@ from .cli import HELP_OPTIONS, run_click, usage_error
 from .config.loader import config_search_paths, find_config_file, load
 from .config.model import Config, ConfigError
 from .http.server import ControlPlane, ControlSocketError
+from .logs import journal
 from .logs.mainlog import MainLog
 from .logs.paths import clean_auto_logs
 from .runtime.reaper import Reaper
@@ -89,6 +90,7 @@ class Daemon:
         self.supervisor: Optional[Supervisor] = None
         self.control = ControlPlane(self.log, lambda: self.supervisor)  # type: ignore[arg-type, return-value]
         self.systemd = Readiness()
+        self._journal: Optional[journal.MainLogJournal] = None
 
     def main(self) -> int:
         sd = self.config.supervisord
@@ -98,6 +100,7 @@ class Daemon:
             self.log.attach_config(sd, self.config.messages)
         except OSError as exc:
             usage_error(PROG, f"could not open the log file {sd.logfile!r}: {exc.strerror}")
+        self._journal = journal.sync_main_log(self.log, sd.journal, self._journal)
         if not sd.nocleanup:
             clean_auto_logs(sd.childlogdir, sd.identifier, warn=self.log.warn)
         if os.geteuid() == 0 and sd.user is None:
@@ -156,6 +159,7 @@ class Daemon:
                 config = supervisor.next_config
                 self.config = config
                 self.log.attach_config(config.supervisord, config.messages)
+                self._journal = journal.sync_main_log(self.log, config.supervisord.journal, self._journal)
                 self.log.info(f"supervisord started with pid {os.getpid()}")
         finally:
             self.systemd.close()

@@ -206,8 +206,8 @@ def ours(path: Path, overrides: dict | None, env: dict[str, str]) -> dict:
                     "directory": p.directory,
                     "umask": p.umask,
                     "serverurl": _plain(p.serverurl),
-                    "stdout": {k: _plain(v) for k, v in vars(p.stdout).items()},
-                    "stderr": {k: _plain(v) for k, v in vars(p.stderr).items()},
+                    "stdout": {k: _plain(v) for k, v in vars(p.stdout).items() if k != "journal"},
+                    "stderr": {k: _plain(v) for k, v in vars(p.stderr).items() if k != "journal"},
                 }
             )
         d["processes"] = procs

@@ -57,6 +57,7 @@ class ChannelLogConfig:
     capture_maxbytes: int = 0
     events_enabled: bool = False
     syslog: bool = False
+    journal: bool = False  # supervisor-ng: each line to the systemd journal too
 
 
 @dataclass(frozen=True)
@@ -162,6 +163,10 @@ class SupervisordConfig:
     strip_ansi: bool = False
     environment: tuple[tuple[str, str], ...] = ()
     identifier: str = "supervisor"
+    # supervisor-ng only (stock ignores unknown keys): the daemon's log to the
+    # journal, and the default of every program's stdout/stderr_journal.
+    journal: bool = False
+    child_journal: bool = False
 
 
 @dataclass(frozen=True)

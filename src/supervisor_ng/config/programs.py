@@ -48,6 +48,7 @@ class Context:
     env_vars: dict  # ENV_* names, including the [supervisord] environment
     messages: Messages
     strip_ansi: bool = False
+    child_journal: bool = False  # [supervisord] child_journal: default of *_journal
 
 
 def _section_name(ctx: Context, section: str) -> str:
@@ -378,6 +379,7 @@ def _channel(
     backups = r.value(f"{key}_backups", dt.integer, 10, names=names)
     maxbytes = r.value(f"{key}_maxbytes", dt.byte_size, DEFAULT_MAXBYTES, names=names)
     syslog = r.value(f"{channel}_syslog", dt.boolean, False, names=names)
+    journal = r.value(f"{channel}_journal", dt.boolean, ctx.child_journal, names=names)
     if logfile is dt.Syslog.SYSLOG:
         ctx.messages.warn(
             f"For [{r.section}], {key}=syslog but this is deprecated and will be removed.  "
@@ -396,4 +398,5 @@ def _channel(
         capture_maxbytes=capture[channel],
         events_enabled=events_enabled[channel],
         syslog=syslog,
+        journal=bool(journal),
     )

@@ -28,11 +28,12 @@ from aiohttp import http_exceptions, web
 
 from ..config.model import Config, HttpServerConfig
 from ..logs.mainlog import TRACE
+from ..names import split_namespec
 from ..rpc.codec import ParseError, dump_fault, dump_response, parse_request_async
 from ..rpc.faults import RPCError
-from ..rpc.info import split_namespec
 from ..rpc.registry import Registry, SystemNamespace
 from ..rpc.supervisor_api import SupervisorNamespace, auto_log_pending, process_log_path
+from ..systemd.activation import InheritedPool, take_inherited
 from . import sockets
 from .auth import REALM, UNAUTHORIZED_BODY, check_basic
 from .logtail import TailStreams
@@ -55,6 +56,9 @@ ACCEPT_PENDING = 0.02  # seconds to accept connections queued before a unix sock
 Handler = Callable[[web.BaseRequest], Awaitable[web.StreamResponse]]
 
 _SERVER_TAKES_CANCELLATION = "handler_cancellation" in inspect.signature(web.Server.__init__).parameters
+# Python 3.13+ unlinks a unix server's socket file on close unless told not
+# to; a socket passed by systemd belongs to its socket unit.
+_UNIX_SERVER_CLEANS_UP = "cleanup_socket" in inspect.signature(asyncio.SelectorEventLoop.create_unix_server).parameters
 
 
 def _request_factory() -> Callable[..., web.BaseRequest]:
@@ -123,6 +127,7 @@ class ControlPlane:
         # The web UI plugs in here: called for every path not handled above.
         self.ui_handler: Optional[Handler] = None
         self._serving = False
+        self._inherited = InheritedPool([])
 
     # -- set-up (before the loop) ------------------------------------------------
 
@@ -130,10 +135,11 @@ class ControlPlane:
         """Create every control socket of ``config``; raises
         :class:`~.sockets.ControlSocketError` (and binds nothing) on failure."""
         self._set_api(config)
+        self._inherited = InheritedPool(take_inherited())
         bound: list[sockets.BoundSocket] = []
         try:
             for server_config in config.http_servers:
-                bound.append(sockets.bind(server_config, self._report_stale))
+                bound.append(self._bind_one(server_config))
         except BaseException:
             for b in bound:
                 b.close()
@@ -141,6 +147,29 @@ class ControlPlane:
         self._listeners = [_Listener(b) for b in bound]
         for listener in self._listeners:
             self._announce(listener.config)
+        self._report_unclaimed()
+
+    def _bind_one(self, config: HttpServerConfig) -> sockets.BoundSocket:
+        """The socket systemd passed for this section, else one of our own."""
+        inherited = self._inherited.claim(config)
+        if inherited is None:
+            return sockets.bind(config, self._report_stale)
+        self.log.info(f"[{config.section}] using the socket passed by systemd: {inherited.describe()}")
+        if config.family == "unix" and inherited.address != config.path:
+            self.log.warn(
+                f"[{config.section}] file={config.path} but the socket passed by systemd is "
+                f"{inherited.address}; clients must use the latter"
+            )
+        return sockets.adopt(config, inherited.duplicate())
+
+    def _report_unclaimed(self) -> None:
+        for inherited in self._inherited.unclaimed():
+            self.log.error(
+                f"systemd passed a socket that matches no [unix_http_server] or "
+                f"[inet_http_server] section: {inherited.describe()}; give the section "
+                f"name as FileDescriptorName= in the socket unit, or the same address "
+                f"in the section; it is not served"
+            )
 
     def _set_api(self, config: Config) -> None:
         names = tuple(name for name, _factory in config.rpcinterfaces)
@@ -188,7 +217,10 @@ class ControlPlane:
         loop = asyncio.get_running_loop()
         sock = listener.bound.sock
         if listener.config.family == "unix":
-            server = await loop.create_unix_server(web_server, sock=sock, backlog=sockets.BACKLOG)
+            unix_kwargs: dict[str, Any] = {}
+            if listener.bound.inherited and _UNIX_SERVER_CLEANS_UP:
+                unix_kwargs["cleanup_socket"] = False
+            server = await loop.create_unix_server(web_server, sock=sock, backlog=sockets.BACKLOG, **unix_kwargs)
         else:
             server = await loop.create_server(web_server, sock=sock, backlog=sockets.BACKLOG)
         listener.web_server = web_server
@@ -206,7 +238,7 @@ class ControlPlane:
             listener = old.pop(key, None)
             if listener is not None:
                 listener.bound.config = server_config
-                if server_config.family == "unix" and server_config.path:
+                if server_config.family == "unix" and server_config.path and not listener.bound.inherited:
                     try:
                         sockets.apply_mode(server_config.path, server_config)
                     except (OSError, sockets.ControlSocketError) as exc:
@@ -215,7 +247,7 @@ class ControlPlane:
                 self._announce(server_config)
                 continue
             try:
-                bound = sockets.bind(server_config, self._report_stale)
+                bound = self._bind_one(server_config)
             except sockets.ControlSocketError as exc:
                 self.log.critical(str(exc))
                 continue
@@ -225,7 +257,10 @@ class ControlPlane:
             self._announce(server_config)
         self._listeners = keep
         for listener in old.values():
+            self._inherited.release(listener.config.section)
             await self._close_listener(listener, SHUTDOWN_GRACE)
+        if old:
+            self._report_unclaimed()
 
     async def close(self, grace: float = SHUTDOWN_GRACE) -> None:
         """Stop accepting, end the tails, let in-flight requests finish (for

@@ -38,11 +38,13 @@ class ControlSocketError(Exception):
 class BoundSocket:
     """A listening socket and, for unix sockets, the file we made for it."""
 
-    def __init__(self, config: HttpServerConfig, sock: socket.socket) -> None:
+    def __init__(self, config: HttpServerConfig, sock: socket.socket, inherited: bool = False) -> None:
         self.config = config
         self.sock = sock
+        # Passed by systemd: its file (and mode) belong to the socket unit.
+        self.inherited = inherited
         self._file: Optional[tuple[str, int, int]] = None  # path, st_dev, st_ino
-        if config.family == "unix" and config.path:
+        if config.family == "unix" and config.path and not inherited:
             st = os.stat(config.path)
             self._file = (config.path, st.st_dev, st.st_ino)
 
@@ -220,3 +222,8 @@ def bind(config: HttpServerConfig, report_stale: Callable[[str], None] = _stale_
     if config.family == "unix":
         return bind_unix(config, report_stale)
     return bind_inet(config)
+
+
+def adopt(config: HttpServerConfig, sock: socket.socket) -> BoundSocket:
+    """A socket systemd passed for ``config``, used as it is."""
+    return BoundSocket(config, sock, inherited=True)

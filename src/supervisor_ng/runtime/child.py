@@ -14,6 +14,7 @@ from ..core.process import Action, Kill, Log, ProcessMachine, Spawn, StateChange
 from ..core.states import ProcessState
 from ..logs.paths import auto_log_path
 from ..logs.rotating import LogFileError, RotatingFile
+from .journal_output import wire_journal
 from .listener import wire_output_events
 from .output import OutputChannel
 from .spawn import ChildPipes, SpawnError, SpawnRequest, child_environment, resolve_command, spawn
@@ -48,6 +49,7 @@ class Process:
         self.stdout = self._channel("stdout", config.stdout, self.stdout_logfile)
         self.stderr = self._channel("stderr", config.stderr, self.stderr_logfile)
         wire_output_events(self)  # events: capture mode, PROCESS_LOG_*
+        wire_journal(self)
 
     # -- what the API reads -------------------------------------------------
 

@@ -73,7 +73,12 @@ class Notifier:
 
     def send(self, *fields: str) -> None:
         if self.enabled and self._send is not None:
-            self._send("\n".join(fields))
+            try:
+                self._send("\n".join(fields))
+            except OSError:
+                # systemd gone or the socket full: the daemon goes on
+                # supervising; a missed ping is systemd's to judge.
+                pass
 
     def ready(self, status: Optional[str] = None) -> None:
         fields = ["READY=1"]

@@ -231,10 +231,17 @@ class Supervisor:
         self.events.notify(ev.RemoteCommunication(type, data))
 
     async def stop_groups(self, groups: list[ProcessGroup]) -> None:
-        """Stop groups one at a time, highest priority number first."""
-        for group in sorted(groups, key=lambda g: (g.config.priority, g.name), reverse=True):
-            group.stop_all()
-            await self.wait_stopped(group.processes.values())
+        """Stop groups highest priority number first; a priority waits until
+        every group of the one before it has stopped.  Groups that share a
+        priority have no order among them, so they stop together."""
+        by_priority: dict[int, list[ProcessGroup]] = {}
+        for group in groups:
+            by_priority.setdefault(group.config.priority, []).append(group)
+        for priority in sorted(by_priority, reverse=True):
+            batch = sorted(by_priority[priority], key=lambda g: g.name, reverse=True)
+            for group in batch:
+                group.stop_all()
+            await self.wait_stopped(p for group in batch for p in group.processes.values())
 
     async def wait_stopped(self, processes: Iterable[Process]) -> None:
         pending = [p for p in processes if p.state not in STOPPED_STATES]

@@ -51,12 +51,13 @@ def main(argv: Optional[list[str]] = None) -> int:
     signal.signal(signal.SIGHUP, _exit_on_signal)
     _raise_fd_limit(sizes)
     daemons = _daemons(args)
+    clients = _clients(args, names)
     started = time.strftime("%Y-%m-%d %H:%M:%S %z")
     load = load_average()
     if load >= 1:
         print(f"bench: load average is {load}; figures will be noisy", file=sys.stderr)
     try:
-        outcomes = _run_all(names, daemons, sizes, runs, keep=args.keep)
+        outcomes = _run_all(names, daemons, clients, sizes, runs, keep=args.keep)
     finally:
         left = kill_descendants()
         if left:
@@ -68,7 +69,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     print(f"\n{RATIO_NOTE}; medians of {runs} run(s)\n\n{table}")
     for problem in problems:
         print(f"- {problem}")
-    saved = _save_json(started, load, args, sizes, runs, daemons, outcomes, rows)
+    saved = _save_json(started, load, args, sizes, runs, daemons, clients, outcomes, rows)
     print(f"\nresults: {saved.relative_to(REPO)}", file=sys.stderr)
     complete = not args.quick and not args.only and args.daemon == "both" and runs >= RUNS
     if complete:
@@ -109,7 +110,7 @@ def _exit_on_signal(signum: int, frame: Any) -> NoReturn:
 def _raise_fd_limit(sizes: Sizes) -> None:
     # Each program costs a daemon a few pipes and log files; both daemons
     # inherit the bench's limit.
-    needed = 8 * max(sizes.start_programs, sizes.shutdown_programs) + 256
+    needed = 8 * sizes.most_programs() + 256
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft != resource.RLIM_INFINITY and soft < needed:
         ceiling = needed if hard == resource.RLIM_INFINITY else min(needed, hard)
@@ -129,6 +130,15 @@ def _daemons(args: argparse.Namespace) -> list[Supervisord]:
     return chosen
 
 
+def _clients(args: argparse.Namespace, names: list[str]) -> dict[str, Path]:
+    """The supervisorctl beside each supervisord, whichever daemons are run."""
+    if "ctl_status500" not in names:  # no need to create the stock venv for it
+        return {}
+    stock = args.stock or ensure_stock(BENCH / ".venv-stock")
+    ours = args.ours or _our_supervisord()
+    return {"stock": stock.parent / "supervisorctl", "ours": ours.parent / "supervisorctl"}
+
+
 def _our_supervisord() -> Path:
     beside = Path(sys.executable).parent / "supervisord"
     return beside if beside.exists() else REPO / ".venv" / "bin" / "supervisord"
@@ -139,14 +149,19 @@ Outcomes = dict[str, dict[str, list["Outcome | str"]]]
 
 
 def _run_all(
-    names: list[str], daemons: list[Supervisord], sizes: Sizes, runs: int, keep: bool
+    names: list[str],
+    daemons: list[Supervisord],
+    clients: dict[str, Path],
+    sizes: Sizes,
+    runs: int,
+    keep: bool,
 ) -> Outcomes:
     outcomes: Outcomes = {name: {d.key: [] for d in daemons} for name in names}
     for name in names:
         for run in range(runs):
             # Interleaved so that drift on the machine hits both daemons alike.
             for daemon in daemons:
-                result = _run_once(name, daemon, sizes, run, keep)
+                result = _run_once(name, daemon, clients, sizes, run, keep)
                 outcomes[name][daemon.key].append(result)
                 print(
                     f"{name} · {daemon.key} · run {run + 1}/{runs}: {_describe(result)}",
@@ -155,10 +170,12 @@ def _run_all(
     return outcomes
 
 
-def _run_once(name: str, daemon: Supervisord, sizes: Sizes, run: int, keep: bool) -> Outcome | str:
+def _run_once(
+    name: str, daemon: Supervisord, clients: dict[str, Path], sizes: Sizes, run: int, keep: bool
+) -> Outcome | str:
     workdir = Path(tempfile.mkdtemp(prefix=f"snbench-{daemon.key}-"))
     # Same seed for both daemons: they see the same sequence of pauses.
-    bench = Bench(daemon, sizes, workdir, random.Random(f"{name}/{run}"))
+    bench = Bench(daemon, sizes, workdir, random.Random(f"{name}/{run}"), clients)
     failed = False
     try:
         return SCENARIOS[name].run(bench)
@@ -217,6 +234,7 @@ def _save_json(
     sizes: Sizes,
     runs: int,
     daemons: list[Supervisord],
+    clients: dict[str, Path],
     outcomes: Outcomes,
     rows: list[Row],
 ) -> Path:
@@ -232,7 +250,12 @@ def _save_json(
         "load_average": {"start": load, "end": load_average()},
         "mode": "quick" if args.quick else "full",
         "runs": runs,
-        "sizes": {**vars(sizes), "kill_pause": list(sizes.kill_pause)},
+        "sizes": {
+            **vars(sizes),
+            "kill_pause": list(sizes.kill_pause),
+            "info_programs": list(sizes.info_programs),
+        },
+        "clients": {key: str(path) for key, path in clients.items()},
         "daemons": {d.key: {"label": d.label, "supervisord": str(d.executable)} for d in daemons},
         "scenarios": {
             name: {

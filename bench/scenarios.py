@@ -14,10 +14,11 @@ import random
 import shlex
 import signal
 import statistics
+import subprocess
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, NamedTuple
 
@@ -36,10 +37,44 @@ class Sizes:
     # a one-second poll period, the kill lands at a random phase of the
     # daemon's loop, as a real crash would.
     kill_pause: tuple[float, float]
+    # getallprocessinfo: one daemon per program count, calls timed on each.
+    info_programs: tuple[int, ...]
+    info_calls: int
+    # ctl_status500: programs running, and supervisorctl runs per client.
+    ctl_programs: int
+    ctl_runs: int
+    # start_wait_latency: startProcess(wait=True) calls timed.
+    start_waits: int
+
+    def most_programs(self) -> int:
+        """The largest number of programs one daemon runs (for the fd limit)."""
+        return max(
+            self.start_programs, self.shutdown_programs, self.ctl_programs, *self.info_programs
+        )
 
 
-FULL = Sizes(start_programs=500, shutdown_programs=50, kills=20, kill_pause=(0.05, 1.15))
-QUICK = Sizes(start_programs=20, shutdown_programs=20, kills=3, kill_pause=(0.01, 0.1))
+FULL = Sizes(
+    start_programs=500,
+    shutdown_programs=50,
+    kills=20,
+    kill_pause=(0.05, 1.15),
+    info_programs=(500, 1000),
+    info_calls=50,
+    ctl_programs=500,
+    ctl_runs=10,
+    start_waits=20,
+)
+QUICK = Sizes(
+    start_programs=20,
+    shutdown_programs=20,
+    kills=3,
+    kill_pause=(0.01, 0.1),
+    info_programs=(20, 40),
+    info_calls=5,
+    ctl_programs=20,
+    ctl_runs=2,
+    start_waits=3,
+)
 
 
 @dataclass
@@ -59,6 +94,8 @@ class Bench:
     sizes: Sizes
     workdir: Path
     rng: random.Random
+    # supervisorctl executables by client key (stock, ours), for ctl_status500.
+    clients: Mapping[str, Path] = field(default_factory=dict)
 
     @contextmanager
     def launch(self, programs: Mapping[str, Mapping[str, str]]) -> Iterator[RunningDaemon]:
@@ -218,3 +255,116 @@ def _still_running(proc: psutil.Process) -> bool:
         return proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE
     except psutil.Error:
         return False
+
+
+def _p99(values: list[float]) -> float:
+    if len(values) < 2:
+        return values[0]
+    # "inclusive" keeps the figure within the samples: with 50 calls it sits
+    # between the two slowest, not beyond the slowest.
+    return statistics.quantiles(values, n=100, method="inclusive")[98]
+
+
+@scenario(
+    "getallprocessinfo",
+    "latency of getAllProcessInfo over a kept-alive connection, all programs RUNNING",
+)
+def get_all_process_info(bench: Bench) -> Outcome:
+    outcome = Outcome()
+    for count in bench.sizes.info_programs:
+        # A directory per daemon: the first one's socket and logs stay out of the way.
+        sized = replace(bench, workdir=bench.workdir / f"programs{count}")
+        sized.workdir.mkdir()
+        with sized.launch(sleepers(count)) as daemon:
+            daemon.wait_answering()
+            daemon.wait_all_running(count)
+            latencies = []
+            for _ in range(bench.sizes.info_calls):
+                started = time.perf_counter()
+                infos = daemon.rpc.supervisor.getAllProcessInfo()
+                latencies.append(time.perf_counter() - started)
+                if len(infos) != count:
+                    outcome.problems.append(f"getAllProcessInfo gave {len(infos)} of {count}")
+                    break
+        calls = len(latencies)
+        median_label = f"getAllProcessInfo, {count} programs, median of {calls} calls"
+        p99_label = f"getAllProcessInfo, {count} programs, p99 of {calls} calls"
+        outcome.figures[median_label] = statistics.median(latencies)
+        outcome.figures[p99_label] = _p99(latencies)
+        outcome.samples[median_label] = latencies
+    return outcome
+
+
+# Row labels of ctl_status500, by client key; the daemon is the table's column.
+_CTL_NAMES = {"stock": "stock supervisorctl", "ours": "our supervisorctl"}
+
+
+@scenario(
+    "ctl_status500",
+    "wall time of `supervisorctl -c CONF status`, stock and our client, all programs RUNNING",
+)
+def ctl_status(bench: Bench) -> Outcome:
+    count = bench.sizes.ctl_programs
+    outcome = Outcome()
+    with bench.launch(sleepers(count)) as daemon:
+        daemon.wait_answering()
+        daemon.wait_all_running(count)
+        conf = daemon.workdir / "supervisord.conf"
+        times: dict[str, list[float]] = {key: [] for key in _CTL_NAMES}
+        # Clients take turns, so drift hits both alike.
+        for _ in range(bench.sizes.ctl_runs):
+            for key in _CTL_NAMES:
+                elapsed, problem = _time_ctl_status(bench.clients.get(key), conf, count)
+                if problem:
+                    outcome.problems.append(f"{_CTL_NAMES[key]}: {problem}")
+                else:
+                    times[key].append(elapsed)
+    for key, values in times.items():
+        if values:
+            label = f"{_CTL_NAMES[key]} status, {count} programs, median of {len(values)} runs"
+            outcome.figures[label] = statistics.median(values)
+            outcome.samples[label] = values
+    return outcome
+
+
+def _time_ctl_status(ctl: Path | None, conf: Path, count: int) -> tuple[float, str]:
+    """Seconds one ``supervisorctl status`` took, and what was wrong ('' if nothing)."""
+    if ctl is None or not ctl.exists():
+        raise BenchError(f"supervisorctl not found: {ctl}")
+    started = time.perf_counter()
+    done = subprocess.run(
+        [str(ctl), "-c", str(conf), "status"],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    elapsed = time.perf_counter() - started
+    if done.returncode != 0:
+        return elapsed, f"exit status {done.returncode}: {done.stderr.strip()[-300:]}"
+    lines = [line for line in done.stdout.splitlines() if "RUNNING" in line]
+    if len(lines) != count:
+        return elapsed, f"{len(lines)} of {count} programs shown RUNNING"
+    return elapsed, ""
+
+
+@scenario(
+    "start_wait_latency",
+    "startProcess(name, wait=True) with startsecs=0: time until the call returns",
+)
+def start_wait_latency(bench: Bench) -> Outcome:
+    name = "starter"
+    program = {"command": "sleep 1000", "startsecs": "0", "autostart": "false"}
+    latencies = []
+    with bench.launch({name: program}) as daemon:
+        daemon.wait_answering()
+        for _ in range(bench.sizes.start_waits):
+            started = time.perf_counter()
+            daemon.rpc.supervisor.startProcess(name, True)
+            latencies.append(time.perf_counter() - started)
+            state = daemon.rpc.supervisor.getProcessInfo(name)["statename"]
+            if state != "RUNNING":
+                raise BenchError(f"{name} is {state} after startProcess(wait=True)")
+            daemon.rpc.supervisor.stopProcess(name, True)
+    label = f"startProcess(wait=True), startsecs=0, median of {len(latencies)} starts"
+    return Outcome(figures={label: statistics.median(latencies)}, samples={label: latencies})

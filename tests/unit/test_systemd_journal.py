@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 
+import pytest
+
 from supervisor_ng.logs.journal import ChannelJournal, MainLogJournal
+from supervisor_ng.logs.journal_reader import JournalLog
 from supervisor_ng.logs.mainlog import ERROR, INFO, LogRecord
+from supervisor_ng.logs.reader import BadArguments
 
 
 class Recorder:
@@ -53,3 +58,139 @@ def test_main_log_levels():
     handler(LogRecord(time.time(), INFO, "c"))
     assert [(e["MESSAGE"], e["PRIORITY"]) for e in rec.entries] == [(b"a", b"3"), (b"b", b"3"), (b"c", b"6")]
     assert rec.entries[0]["SYSLOG_IDENTIFIER"] == b"supervisord"
+
+
+# -- reading a channel back from the journal -----------------------------------------
+
+
+class FakeReader:
+    """The part of systemd.journal.Reader that JournalLog uses, over a list
+    shared with the test (positions as sd_journal: next/previous move onto
+    an entry; at the end, next fails and stays on the last one)."""
+
+    def __init__(self, messages: list[bytes]) -> None:
+        self.messages = messages
+        self.pos = -1
+        self.closed = False
+
+    def seek_head(self) -> None:
+        self.pos = -1
+
+    def seek_tail(self) -> None:
+        self.pos = len(self.messages)
+
+    def _next(self) -> bool:
+        if self.pos + 1 < len(self.messages):
+            self.pos += 1
+            return True
+        return False
+
+    def _previous(self) -> bool:
+        if self.pos - 1 >= 0:
+            self.pos -= 1
+            return True
+        return False
+
+    def _get(self, field: str) -> bytes:
+        assert field == "MESSAGE"
+        return self.messages[self.pos]
+
+    def _get_cursor(self) -> str:
+        return f"c{self.pos}"
+
+    def seek_cursor(self, cursor: str) -> None:
+        self.pos = int(cursor[1:]) - 1
+
+    def test_cursor(self, cursor: str) -> bool:
+        return cursor == f"c{self.pos}"
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def _log(messages: list[bytes]) -> JournalLog:
+    return JournalLog("p", "g", "stdout", pid=1, factory=lambda: FakeReader(messages))
+
+
+def test_journal_stream_is_messages_with_newlines():
+    msgs = [b"one", b"two", b"three"]
+    log = _log(msgs)
+    assert log.read(0, 0) == b"one\ntwo\nthree\n"
+    assert log.read(5, 0) == b"wo\nthree\n"
+    assert log.read(2, 5) == b"e\ntwo"
+    assert log.read(-7, 0) == b"\nthree\n"
+    assert log.read(-100, 0) == b"one\ntwo\nthree\n"
+    assert log.read(100, 0) == b""
+    with pytest.raises(BadArguments):
+        log.read(-1, 1)
+    with pytest.raises(BadArguments):
+        log.read(0, -1)
+
+
+def test_journal_tail_counts_on_and_overflows_as_tail_file():
+    msgs = [b"one", b"two"]
+    log = _log(msgs)
+    assert log.tail(0, 100) == (b"one\ntwo\n", 8, False)
+    assert log.tail(8, 100) == (b"", 8, False)
+    msgs.append(b"x" * 20)
+    assert log.size() == 29
+    assert log.tail(8, 5) == (b"xxxx\n", 29, True)
+    assert log.tail(8, 0) == (b"", 29, True)
+    assert _log([]).tail(0, 10) == (b"", 0, False)
+
+
+def test_journal_follower_head_then_new_entries():
+    msgs = [b"a" * 10, b"b" * 10]
+    follower = _log(msgs).follower(head=15)
+    assert follower.read_new() == [b"aaa\n" + b"b" * 10 + b"\n"]
+    assert follower.read_new() == []
+    msgs.extend([b"c", b"d"])
+    assert follower.read_new() == [b"c\nd\n"]
+    empty: list[bytes] = []
+    follower = _log(empty).follower()
+    assert follower.read_new() == []
+    empty.append(b"first")
+    assert follower.read_new() == [b"first\n"]
+
+
+def test_logtail_serves_journal_and_wakes_on_its_fd():
+    import os
+
+    from aiohttp import web
+    from aiohttp.test_utils import TestClient, TestServer
+
+    from supervisor_ng.http.logtail import TailStreams
+
+    msgs = [b"old"]
+    rfd, wfd = os.pipe()
+
+    class FdReader(FakeReader):
+        def fileno(self) -> int:
+            return rfd
+
+        def process(self) -> None:
+            os.read(rfd, 100)
+
+    log = JournalLog("p", "g", "stdout", pid=1, factory=lambda: FdReader(msgs))
+    tails = TailStreams()
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        return await tails.serve_journal(request, log, lambda: None)
+
+    async def run() -> bytes:
+        app = web.Application()
+        app.router.add_get("/t", handler)
+        async with TestClient(TestServer(app)) as client:
+            resp = await client.get("/t")
+            got = await resp.content.readuntil(b"\n")
+            msgs.append(b"new")
+            os.write(wfd, b"!")  # what journald's write does to the inotify fd
+            got += await asyncio.wait_for(resp.content.readuntil(b"\n"), 5)
+            tails.close()
+            return got
+
+    try:
+        assert asyncio.run(run()) == b"old\nnew\n"
+    finally:
+        os.close(rfd)
+        os.close(wfd)

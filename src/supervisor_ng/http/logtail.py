@@ -1,7 +1,9 @@
 """``GET /logtail/<name>[/<channel>]`` and ``GET /mainlogtail``: a log file as
 an endless chunked response (``supervisorctl tail -f`` / ``maintail -f``).
 
-The response starts with the last 1024 bytes and then follows the file.  It
+The response starts with the last 1024 bytes and then follows the file (or,
+for a channel that goes to the journal with no file, the journal entries:
+:meth:`TailStreams.serve_journal`).  It
 is woken by the writer itself (a process output channel's observers, or a
 handler on the main log), not by a poll, so new lines reach the client as
 soon as they are written.  A new config generation replaces the process
@@ -141,10 +143,44 @@ class TailStreams:
             mtime = os.stat(path).st_mtime
         except OSError:
             mtime = time.time()
+        return await self._stream(request, follower, mtime, find)
+
+    async def serve_journal(self, request: web.BaseRequest, log: Any, find: Finder) -> web.StreamResponse:
+        """The same, for a channel that goes to the journal with no log file
+        (``log`` is a :class:`~..logs.journal_reader.JournalLog`).
+
+        The daemon's own write does not mean the entry is readable yet
+        (journald takes the datagram in its own time), so the tail is woken
+        by the journal reader's inotify fd (the output channel's writes,
+        through ``find``, only add harmless early looks)."""
+        try:
+            follower = log.follower()
+        except Exception:  # noqa: BLE001 - no journal to read: as a missing file
+            raise web.HTTPNotFound() from None
+        return await self._stream(request, follower, time.time(), find, follower)
+
+    async def _stream(
+        self,
+        request: web.BaseRequest,
+        follower: Any,
+        mtime: float,
+        find: Finder,
+        journal: Optional[Any] = None,
+    ) -> web.StreamResponse:
         wake = asyncio.Event()
         self._wakers.add(wake)
         target = find()
         detach = _attach(target, wake.set) if target is not None else None
+        loop = asyncio.get_running_loop()
+        journal_fd = -1
+        if journal is not None:
+            journal_fd = journal.fileno()
+
+            def on_journal() -> None:
+                journal.process()  # rearms the inotify fd
+                wake.set()
+
+            loop.add_reader(journal_fd, on_journal)
         try:
             response = web.StreamResponse(
                 headers={
@@ -180,4 +216,6 @@ class TailStreams:
             self._wakers.discard(wake)
             if detach is not None:
                 detach()
+            if journal_fd >= 0:
+                loop.remove_reader(journal_fd)
             follower.close()

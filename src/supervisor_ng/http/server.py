@@ -27,6 +27,7 @@ from urllib.parse import unquote
 from aiohttp import http_exceptions, web
 
 from ..config.model import Config, HttpServerConfig
+from ..logs import journal_reader
 from ..logs.mainlog import TRACE
 from ..names import split_namespec
 from ..rpc.codec import ParseError, dump_fault, dump_response, parse_request_async
@@ -376,15 +377,19 @@ class ControlPlane:
         proc = group.processes.get(proc_name) if group is not None and proc_name else None
         if proc is None or channel not in ("stdout", "stderr"):
             return _error(404)
-        logfile = process_log_path(proc, channel)
-        if logfile is None or not (os.path.exists(logfile) or auto_log_pending(proc, channel)):
-            return _error(404)
 
         def find() -> Any:
             current = self._get().groups.get(group_name)
             found = current.processes.get(proc_name) if current is not None else None
             return getattr(found, channel, None) if found is not None else None
 
+        logfile = process_log_path(proc, channel)
+        if logfile is None:
+            journal = journal_reader.for_process(proc, channel)
+            if journal is not None:
+                return await self.tails.serve_journal(request, journal, find)
+        if logfile is None or not (os.path.exists(logfile) or auto_log_pending(proc, channel)):
+            return _error(404)
         return await self.tails.serve(request, logfile, find)
 
     async def _mainlogtail(self, request: web.BaseRequest) -> web.StreamResponse:

@@ -25,7 +25,7 @@ from ..core.states import (
     ProcessState,
     SupervisorState,
 )
-from ..logs import reader
+from ..logs import journal_reader, reader
 from ..names import make_namespec, split_namespec
 from ..runtime.spawn import SpawnError, resolve_command
 from . import info
@@ -619,7 +619,15 @@ class SupervisorNamespace:
         offset, length = _int(offset), _int(length)
         path = process_log_path(proc, channel)
         if path is None:
-            raise RPCError(Faults.NO_FILE)
+            journal = journal_reader.for_process(proc, channel)
+            if journal is None:
+                raise RPCError(Faults.NO_FILE)
+            try:
+                return _decode(journal.read(offset, length))
+            except reader.BadArguments:
+                raise RPCError(Faults.BAD_ARGUMENTS) from None
+            except reader.Failed:
+                raise RPCError(Faults.FAILED) from None
         if not os.path.exists(path):
             if not auto_log_pending(proc, channel):
                 raise RPCError(Faults.NO_FILE, path)
@@ -655,6 +663,14 @@ class SupervisorNamespace:
         proc = self._process(self._sv(), name)
         offset, length = _int(offset), _int(length)
         path = process_log_path(proc, channel)
+        if path is None:
+            journal = journal_reader.for_process(proc, channel)
+            if journal is not None:
+                try:
+                    data, new_offset, overflow = journal.tail(offset, length)
+                except reader.Failed:
+                    return ["", offset, False]  # as for an unreadable file
+                return [_decode(data), new_offset, overflow]
         if path is None or not os.path.exists(path):
             return ["", 0, False]
         data, new_offset, overflow = reader.tail_file(path, offset, length)

@@ -438,3 +438,15 @@ def test_sigterm_during_a_restart_ends_the_daemon(tmp_path: Path):
     os.kill(d.proc.pid, signal.SIGTERM)
     assert d.proc.wait(timeout=30) == 0
     assert len(d.grep(r"spawned: 'slow'")) == 1
+
+
+def test_fcgi_socket_that_cannot_be_bound_is_a_spawn_error(tmp_path: Path):
+    d = LogDaemon(
+        tmp_path,
+        f"[fcgi-program:f]\ncommand=sleep 1000\nsocket=unix://{tmp_path}/missing-dir/f.sock\nstartretries=0\n"
+        "[program:other]\ncommand=sleep 1000\nstartsecs=0\n",
+    )
+    with d:
+        d.wait_log(r"spawnerr: couldn't bind socket unix://.*missing-dir/f\.sock: No such file or directory")
+        d.wait_log(r"gave up: f entered FATAL state")
+        d.wait_log(r"success: other entered RUNNING")

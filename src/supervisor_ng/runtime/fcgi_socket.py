@@ -7,6 +7,7 @@ import socket
 from typing import Optional
 
 from ..config.model import FcgiSocketConfig
+from .spawn import SpawnError
 
 
 class FcgiSocket:
@@ -17,34 +18,48 @@ class FcgiSocket:
         self._sock: Optional[socket.socket] = None
 
     def fileno(self) -> int:
+        """The listening fd; SpawnError (a spawn error of the program) if it cannot be bound."""
         if self._sock is None:
-            self._sock = self._bind()
+            try:
+                self._sock = self._bind()
+            except OSError as exc:
+                raise SpawnError(f"couldn't bind socket {self.config.url}: {exc.strerror or exc}") from None
         return self._sock.fileno()
 
     def _bind(self) -> socket.socket:
         cfg = self.config
-        backlog = cfg.backlog or socket.SOMAXCONN
         if cfg.family == "unix":
-            assert cfg.path is not None
             sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            try:
-                os.unlink(cfg.path)
-            except FileNotFoundError:
-                pass
-            sock.bind(cfg.path)
-            if cfg.mode is not None:
-                os.chmod(cfg.path, cfg.mode)
-            if cfg.owner is not None:
-                os.chown(cfg.path, *cfg.owner)
         else:
-            infos = socket.getaddrinfo(cfg.host or None, cfg.port, type=socket.SOCK_STREAM,
-                                       flags=socket.AI_PASSIVE)
+            infos = socket.getaddrinfo(
+                cfg.host or None, cfg.port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+            )
             family, _, _, _, addr = infos[0]
             sock = socket.socket(family, socket.SOCK_STREAM)
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            sock.bind(addr)
-        sock.listen(backlog)
+        try:
+            if cfg.family == "unix":
+                self._bind_unix(sock)
+            else:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                sock.bind(addr)
+            sock.listen(cfg.backlog or socket.SOMAXCONN)
+        except OSError:
+            sock.close()
+            raise
         return sock
+
+    def _bind_unix(self, sock: socket.socket) -> None:
+        cfg = self.config
+        assert cfg.path is not None
+        try:
+            os.unlink(cfg.path)
+        except FileNotFoundError:
+            pass
+        sock.bind(cfg.path)
+        if cfg.mode is not None:
+            os.chmod(cfg.path, cfg.mode)
+        if cfg.owner is not None:
+            os.chown(cfg.path, *cfg.owner)
 
     def close(self) -> None:
         if self._sock is None:

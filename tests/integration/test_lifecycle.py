@@ -147,6 +147,8 @@ def test_user_drops_privileges_of_children(tmp_path: Path):
     with d:
         pid = int(d.wait_log(r"spawned: 'p' with pid (\d+)")[0].group(1))
         proc = psutil.Process(pid)
+        # Changing user takes a fork; "spawned" is logged before the child execs.
+        wait_until(lambda: proc.name() == "sleep")
         assert proc.uids().real == nobody.pw_uid and proc.uids().effective == nobody.pw_uid
         assert proc.gids().real == nobody.pw_gid
         status = Path(f"/proc/{pid}/status").read_text()

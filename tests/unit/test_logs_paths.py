@@ -5,16 +5,29 @@ import re
 import stat
 
 from supervisor_ng.logs.paths import auto_log_path, clean_auto_logs
+from supervisor_ng.logs.rotating import RotatingFile
 
 
-def test_auto_log_path_shape_and_exclusive_creation(tmp_path):
+def test_auto_log_path_shape_and_no_clash(tmp_path):
+    taken = tmp_path / "web-stdout---supervisor-aaaaaaaa.log"
+    taken.write_bytes(b"")
     paths = {auto_log_path(str(tmp_path), "web", "stdout", "supervisor") for _ in range(50)}
-    assert len(paths) == 50
+    assert len(paths) == 50 and str(taken) not in paths
     for p in paths:
         assert os.path.dirname(p) == str(tmp_path)
         assert re.fullmatch(r"web-stdout---supervisor-[a-z0-9_]{8}\.log", os.path.basename(p))
-        st = os.stat(p)
-        assert st.st_size == 0 and stat.S_IMODE(st.st_mode) == 0o600
+        assert not os.path.exists(p)  # created by the writer, with the first output
+    assert os.listdir(tmp_path) == [taken.name]
+
+
+def test_lazy_auto_log_appears_with_first_output_mode_0600(tmp_path):
+    path = auto_log_path(str(tmp_path), "web", "stdout", "supervisor")
+    log = RotatingFile(path, 1024, 1, lazy=True, mode=0o600)
+    assert not os.path.exists(path)
+    log.write(b"first\n")
+    assert open(path, "rb").read() == b"first\n"
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    log.close()
 
 
 def test_clean_auto_logs(tmp_path):
@@ -30,6 +43,7 @@ def test_clean_auto_logs(tmp_path):
     for n in names:
         (tmp_path / n).write_bytes(b"x")
     own = auto_log_path(str(tmp_path), "p", "stdout", "supervisor")
+    open(own, "wb").close()
     removed = clean_auto_logs(str(tmp_path), "supervisor")
     assert sorted(os.path.basename(p) for p in removed) == sorted(
         names[:3] + [os.path.basename(own)]

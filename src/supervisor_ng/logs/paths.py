@@ -1,41 +1,29 @@
 """Names of AUTO child log files and their clean-up at start.
 
 An AUTO log is ``<childlogdir>/<name>-<channel>---<identifier>-<random>.log``.
-The file is created (exclusively, mode 0600, like :func:`tempfile.mkstemp`)
-when the name is chosen, so two processes can never be handed the same file.
+The name is chosen here, avoiding files that exist; the log writer creates the
+file (mode 0600, as stock's mkstemp does) when the first output arrives.
 The ``---<identifier>-`` part is what lets a daemon find and delete the
 leftovers of its earlier runs, and only its own.
 """
 
 from __future__ import annotations
 
-import errno
 import os
 import random
 import re
-import tempfile
 from typing import Callable, Optional
 
 _NAME_CHARS = "abcdefghijklmnopqrstuvwxyz0123456789_"
 
 
-def auto_log_path(
-    childlogdir: str, name: str, channel: str, identifier: str, *, create: bool = True
-) -> str:
-    """Choose a fresh AUTO log name (and create the file unless ``create`` is
-    false) and return its path.
+def auto_log_path(childlogdir: str, name: str, channel: str, identifier: str) -> str:
+    """A fresh AUTO log name: ``<childlogdir>/<name>-<channel>---<identifier>-<random>.log``.
 
-    Not creating is for callers that open the file themselves, exclusively and
-    only once there is output: a daemon starting hundreds of quiet programs
-    then makes no files at all.  Raises :class:`OSError` if ``childlogdir`` is
-    unusable."""
+    The file itself is not created here: the log writer creates it with the
+    first output, so a daemon starting hundreds of quiet programs makes no
+    files at all."""
     prefix = f"{name}-{channel}---{identifier}-"
-    if create:
-        fd, path = tempfile.mkstemp(suffix=".log", prefix=prefix, dir=childlogdir)
-        os.close(fd)
-        return path
-    if not os.path.isdir(childlogdir):
-        raise FileNotFoundError(errno.ENOENT, "no such directory", childlogdir)
     while True:
         suffix = "".join(random.choices(_NAME_CHARS, k=8))  # mkstemp's alphabet
         path = os.path.join(childlogdir, f"{prefix}{suffix}.log")

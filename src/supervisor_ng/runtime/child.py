@@ -243,9 +243,7 @@ class Process:
     def _log_path(self, log: ChannelLogConfig, channel: str) -> Optional[str]:
         if log.logfile is AUTO:
             sv = self.supervisor.config.supervisord
-            return auto_log_path(
-                sv.childlogdir, self.config.name, channel, sv.identifier, create=False
-            )
+            return auto_log_path(sv.childlogdir, self.config.name, channel, sv.identifier)
         return log.logfile  # type: ignore[return-value]
 
     def _channel(self, channel: str, log: ChannelLogConfig, path: Optional[str]) -> OutputChannel:

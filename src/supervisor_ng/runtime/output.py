@@ -139,11 +139,7 @@ class OutputChannel:
         if data:
             self.feed(data)
             return
-        # EOF: every writer closed its end (the child and anything it forked).
-        assert self._loop is not None
-        self._loop.remove_reader(fd)
-        os.close(fd)
-        self._fd = None
+        self.detach()  # EOF: every writer closed its end (the child and all it forked)
         self._end_capture()
 
     def _drain(self) -> None:

@@ -29,9 +29,9 @@ def become_subreaper() -> bool:
 
 
 class Reaper:
-    def __init__(self, unknown: Optional[ExitCallback] = None) -> None:
+    def __init__(self, on_unknown: Optional[ExitCallback] = None) -> None:
         self._watched: dict[int, ExitCallback] = {}
-        self._unknown = unknown
+        self.on_unknown = on_unknown  # pids nobody watches
         self._loop: Optional[asyncio.AbstractEventLoop] = None
 
     def install(self, loop: asyncio.AbstractEventLoop) -> None:
@@ -67,5 +67,5 @@ class Reaper:
             callback = self._watched.pop(pid, None)
             if callback is not None:
                 callback(pid, status)
-            elif self._unknown is not None:
-                self._unknown(pid, status)
+            elif self.on_unknown is not None:
+                self.on_unknown(pid, status)

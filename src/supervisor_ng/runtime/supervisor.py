@@ -15,9 +15,9 @@ from typing import Callable, Optional
 
 import psutil
 
-from ..config.loader import load
+from ..config.loader import default_serverurl, load
 from ..config.model import AUTO, Config, ConfigError, GroupConfig, ProcessConfig
-from ..core.process import StateChanged
+from ..core.process import StateChanged, describe_wait_status
 from ..core.states import STOPPED_STATES, ProcessState, SupervisorState
 from ..events import types as ev
 from ..events.bus import EventBus
@@ -100,7 +100,7 @@ class Supervisor:
         self.groups: dict[str, ProcessGroup] = {}
         self.observers: list[StateObserver] = []
         self.reaper = reaper or Reaper()
-        self.reaper._unknown = self._reaped_unknown
+        self.reaper.on_unknown = self._reaped_unknown
         self.next_config: Optional[Config] = None
         self.loop: asyncio.AbstractEventLoop = None  # type: ignore[assignment]
         self._done: Optional[asyncio.Future[str]] = None
@@ -124,14 +124,9 @@ class Supervisor:
         return {p.pid for p in self.processes() if p.pid}
 
     def serverurl_for(self, pconfig: ProcessConfig) -> Optional[str]:
-        if pconfig.serverurl is not AUTO:
-            return pconfig.serverurl  # type: ignore[return-value]
-        for server in self.config.http_servers:
-            if server.family == "unix":
-                return f"unix://{server.path}"
-        for server in self.config.http_servers:
-            return f"http://{server.host or 'localhost'}:{server.port}"
-        return None
+        if pconfig.serverurl is AUTO:
+            return default_serverurl(self.config)
+        return pconfig.serverurl  # type: ignore[return-value]
 
     # -- running ------------------------------------------------------------------
 
@@ -288,8 +283,6 @@ class Supervisor:
     # -- reaping --------------------------------------------------------------------
 
     def _reaped_unknown(self, pid: int, status: int) -> None:
-        from ..core.process import describe_wait_status
-
         self.log.info(f"reaped unknown pid {pid} ({describe_wait_status(status)[1]})")
 
     async def _stop_leftovers(self) -> None:

@@ -49,6 +49,8 @@ from typing import Any, Callable, Optional
 
 import pytest
 
+from tests.waiting import wait_until
+
 REPO = Path(__file__).resolve().parents[1]
 OUR_VENV = Path(os.environ.get("SNG_VENV", REPO / ".venv"))
 STOCK_VENV = Path(os.environ.get("STOCK_VENV", REPO / ".venv-stock"))
@@ -393,14 +395,7 @@ class Daemon:
     # -- waiting -------------------------------------------------------------------------
 
     def wait_until(self, predicate: Callable[[], Any], timeout: float = 10.0, what: str = "condition") -> Any:
-        deadline = time.monotonic() + timeout
-        while True:
-            value = predicate()
-            if value:
-                return value
-            if time.monotonic() > deadline:
-                raise AssertionError(f"timed out waiting for {what}")
-            time.sleep(0.02)
+        return wait_until(predicate, timeout, what)
 
     def state(self, name: str) -> str:
         return self.rpc.supervisor.getProcessInfo(name)["statename"]

@@ -10,19 +10,12 @@ import re
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Optional
+
+from tests.waiting import wait_until
 
 SUPERVISORD = str(Path(sys.executable).with_name("supervisord"))
-
-
-def wait_until(predicate: Callable[[], object], timeout: float = 15.0, interval: float = 0.02) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout} s: {predicate}")
-        time.sleep(interval)
 
 
 def pid_alive(pid: int) -> bool:

@@ -21,6 +21,7 @@ from typing import Any, Callable
 import pytest
 
 from tests.daemon_harness import STOCK_VENV
+from tests.waiting import wait_until  # noqa: F401  (re-exported for the event tests)
 
 STOCK_PYTHON = STOCK_VENV / "bin" / "python"
 
@@ -113,14 +114,3 @@ def names(events: list[dict[str, Any]]) -> list[str]:
 
 def has(name: str, count: int = 1, where: Callable[[dict[str, Any]], bool] = lambda e: True):
     return lambda events: sum(1 for e in events if e["headers"]["eventname"] == name and where(e)) >= count
-
-
-def wait_until(predicate: Callable[[], Any], timeout: float = 15.0, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)

@@ -340,14 +340,13 @@ def test_minfds_beyond_hard_limit_fails_clearly(tmp_path: Path):
     assert "For help, use supervisord -h" in rc.stderr
 
 
-def test_time_budget_sanity(tmp_path: Path):
-    """Starting 50 programs spawns all of them (speed is measured in bench/)."""
+def test_fifty_programs_start_and_all_stop_on_shutdown(tmp_path: Path):
+    """(How fast is measured in bench/, not here.)"""
     programs = "".join(f"[program:p{i}]\ncommand=sleep 1000\nstartsecs=0\n" for i in range(50))
     d = LogDaemon(tmp_path, programs)
     with d:
         d.wait_log(r"success: p\d+ entered RUNNING", count=50, timeout=30)
     assert len(d.grep(r"stopped: p\d+ \(terminated by SIGTERM\)")) == 50
-    assert time.time() > 0
 
 
 def test_sample_config_from_echo_supervisord_conf_is_accepted(tmp_path: Path):

@@ -20,6 +20,13 @@ export PIP_DISABLE_PIP_VERSION_CHECK=1
 # python3-venv is what lets Debian's python3 create a virtualenv with pip in it.
 SYSTEM_PACKAGES=(gcc pkg-config libsystemd-dev python3-dev python3-venv)
 
+# What the tests need on top: Debian's chromium for the web page tests
+# (driven by Playwright, no browser download); debhelper, dh-python and rpm to
+# build the packages; debootstrap and systemd-container to boot the .deb under
+# a real systemd in systemd-nspawn.
+TEST_SYSTEM_PACKAGES=(chromium debootstrap systemd-container debhelper dh-python
+    pybuild-plugin-pyproject python3-all python3-setuptools dpkg-dev fakeroot rpm rpmlint)
+
 bootstrap_log() {
     echo "bootstrap: $*" >&2
 }
@@ -31,13 +38,15 @@ _deb_installed() {
     [ "$status" = "install ok installed" ]
 }
 
+# ensure_system_packages [EXTRA...]: SYSTEM_PACKAGES and any extra ones.
 ensure_system_packages() {
+    local wanted=("${SYSTEM_PACKAGES[@]}" "$@")
     if ! command -v dpkg >/dev/null 2>&1; then
-        bootstrap_log "not a Debian system: make sure the equivalents of ${SYSTEM_PACKAGES[*]} are installed"
+        bootstrap_log "not a Debian system: make sure the equivalents of ${wanted[*]} are installed"
         return 0
     fi
     local missing=() pkg
-    for pkg in "${SYSTEM_PACKAGES[@]}"; do
+    for pkg in "${wanted[@]}"; do
         _deb_installed "$pkg" || missing+=("$pkg")
     done
     [ "${#missing[@]}" -eq 0 ] && return 0

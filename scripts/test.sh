@@ -5,7 +5,7 @@ set -euo pipefail
 # shellcheck source=scripts/bootstrap.sh
 source "$(dirname "${BASH_SOURCE[0]}")/bootstrap.sh"
 
-ensure_system_packages
+ensure_system_packages "${TEST_SYSTEM_PACKAGES[@]}"
 ensure_project test
 ensure_stock_supervisor
 

@@ -48,6 +48,12 @@ stderr_logfile=NONE
 stderr_journal=true
 startsecs=0
 
+[program:jfile]
+command={PY} -u -c "import sys, time; print('file-1'); print('file-err', file=sys.stderr); time.sleep(3600)"
+stdout_journal=true
+stderr_journal=true
+startsecs=0
+
 [program:ticker]
 command={PY} -u -c "import time, itertools; [print('tick-%%d' %% i) or time.sleep(0.1) for i in itertools.count()]"
 stdout_logfile=NONE
@@ -171,20 +177,43 @@ def _wait_entries(d: JournalDaemon, count: int, *matches: str) -> list[dict[str,
     )
 
 
-def test_program_lines_reach_journald_with_identifier_fields_and_priorities(
+def test_journal_only_output_goes_straight_from_the_child_to_journald(
     jdaemon: JournalDaemon,
 ) -> None:
-    out = _wait_entries(jdaemon, 3, "SYSLOG_IDENTIFIER=jout", "SUPERVISOR_CHANNEL=stdout")
+    """With no log file, the child writes to a journald stream: the daemon is
+    not in the byte path, the entries still say who wrote them."""
+    out = _wait_entries(jdaemon, 3, "SYSLOG_IDENTIFIER=jout", "PRIORITY=6")
     assert [e["MESSAGE"] for e in out] == ["out-1", "out-2", "out-3"]
     for e in out:
-        assert e["PRIORITY"] == "6"
-        assert e["SUPERVISOR_PROCESS_NAME"] == "jout"
-        assert e["SUPERVISOR_GROUP_NAME"] == "grp"
-        assert e["_PID"] == str(jdaemon.pid)
-    err = _wait_entries(jdaemon, 1, "SYSLOG_IDENTIFIER=jout", "SUPERVISOR_CHANNEL=stderr")
-    assert [(e["MESSAGE"], e["PRIORITY"]) for e in err] == [("err-1", "4")]
+        assert e["_TRANSPORT"] == "stdout"
+        # journald credits the lines to their writer
+        assert e["_PID"] == str(jdaemon.rpc.supervisor.getProcessInfo("grp:jout")["pid"])
+    err = _wait_entries(jdaemon, 1, "SYSLOG_IDENTIFIER=jout", "PRIORITY=3")
+    assert [e["MESSAGE"] for e in err] == ["err-1"]
     # journalctl -t NAME works as the README says
     assert len(_wait_entries(jdaemon, 4, "-t", "jout")) == 4
+    child = jdaemon.rpc.supervisor.getProcessInfo("grp:jout")["pid"]
+    for fd in (1, 2):
+        assert os.readlink(f"/proc/{child}/fd/{fd}").startswith("socket:"), fd
+
+
+def test_output_also_logged_to_a_file_reaches_journald_with_fields(
+    jdaemon: JournalDaemon,
+) -> None:
+    """The daemon reads that output anyway (for the file), so it sends each
+    line itself, with the process, group and channel fields."""
+    out = _wait_entries(jdaemon, 1, "SYSLOG_IDENTIFIER=jfile", "SUPERVISOR_CHANNEL=stdout")
+    assert [(e["MESSAGE"], e["PRIORITY"]) for e in out] == [("file-1", "6")]
+    assert out[0]["SUPERVISOR_PROCESS_NAME"] == "jfile"
+    assert out[0]["SUPERVISOR_GROUP_NAME"] == "jfile"
+    assert out[0]["_PID"] == str(jdaemon.pid)
+    err = _wait_entries(jdaemon, 1, "SYSLOG_IDENTIFIER=jfile", "SUPERVISOR_CHANNEL=stderr")
+    assert [(e["MESSAGE"], e["PRIORITY"]) for e in err] == [("file-err", "3")]
+    jdaemon.wait_until(
+        lambda: jdaemon.rpc.supervisor.readProcessStdoutLog("jfile", 0, 0) == "file-1\n",
+        10.0,
+        "the log file too",
+    )
 
 
 def test_rpc_reads_channel_back_from_the_journal(jdaemon: JournalDaemon) -> None:

@@ -13,9 +13,10 @@ Two outputs:
   A partial line waits for its end (and is sent as it is when the program
   exits); a line longer than :data:`LINE_MAX` is cut into entries of that size.
 
-:func:`stream_fd` is the way to keep the daemon out of the byte path: a
-journald stdout stream the child writes to directly.  Its entries carry the
-identifier and priority, but no custom fields (the stream protocol has none).
+:func:`stream_fd` keeps the daemon out of the byte path: a journald stdout
+stream the child writes to directly (see runtime/journal_output.py for when).
+Its entries carry the identifier and priority, but no custom fields (the
+stream protocol has none).
 
 Where systemd-python is absent, :func:`available` is False and nothing here
 is used.
@@ -23,7 +24,6 @@ is used.
 
 from __future__ import annotations
 
-import os
 from typing import Callable, Optional
 
 from .mainlog import BLATHER, CRITICAL, DEBUG, ERROR, INFO, TRACE, WARN, LogRecord
@@ -40,7 +40,8 @@ LEVEL_PRIORITIES = {
     TRACE: LOG_DEBUG,
     BLATHER: LOG_DEBUG,
 }
-CHANNEL_PRIORITIES = {"stdout": LOG_INFO, "stderr": LOG_WARNING}
+# stderr at err: what `journalctl -p err` is expected to show of a program
+CHANNEL_PRIORITIES = {"stdout": LOG_INFO, "stderr": LOG_ERR}
 LINE_MAX = 48 * 1024  # journald's default LineMax for streams is 48K
 
 # sendv(b"FIELD=value", ...): systemd.journal.sendv's shape.  Not send(),
@@ -135,17 +136,12 @@ class ChannelJournal:
 
 
 def stream_fd(identifier: str, channel: str) -> int:
-    """A journald stdout-stream fd for a child's stdout or stderr (the daemon
-    then never sees the bytes).  Raises OSError (or ImportError without
-    systemd-python); the caller falls back to a pipe."""
+    """A journald stdout-stream fd (close-on-exec) for a child's stdout or
+    stderr: the daemon then never sees the bytes.  Raises OSError (or
+    ImportError without systemd-python); the caller falls back to a pipe."""
     from systemd import journal  # type: ignore[import-not-found]
 
-    priority = CHANNEL_PRIORITIES.get(channel, LOG_INFO)
-    stream = journal.stream(identifier, priority=priority, level_prefix=False)
-    try:
-        return os.dup(stream.fileno())
-    finally:
-        stream.close()
+    return journal.stream_fd(identifier, CHANNEL_PRIORITIES.get(channel, LOG_INFO), False)
 
 
 def sync_main_log(log: object, enabled: bool, current: Optional[MainLogJournal]) -> Optional[MainLogJournal]:

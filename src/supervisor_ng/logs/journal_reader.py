@@ -14,10 +14,14 @@ meaningful between calls because entries are only ever appended; once
 journald vacuums old entries, offsets from the start shift, the size
 reported by :meth:`JournalLog.size` does not (it only ever grows).
 
-The entries read are those of this daemon in this boot: ``_BOOT_ID``,
-``_PID`` (the daemon sends them itself, so journald records its pid) and the
-``SUPERVISOR_PROCESS_NAME`` / ``SUPERVISOR_GROUP_NAME`` / ``SUPERVISOR_CHANNEL``
-fields.
+The entries read are from this boot (``_BOOT_ID``) and either have the
+daemon's ``_PID`` and the ``SUPERVISOR_PROCESS_NAME`` /
+``SUPERVISOR_GROUP_NAME`` / ``SUPERVISOR_CHANNEL`` fields (lines the daemon
+sent), or the identifier, priority and cgroup of a direct
+stream (runtime/journal_output.py: only used for process names unique in the
+daemon).  Stream lines are not tied to this daemon's pid, so after a restart
+of the service they read like a log file that outlived it: earlier lines of
+the same program, this boot, come first.
 
 Cost: reads near the end (negative offsets, tails, ``tail -f``) walk back
 from the end; a read at a positive offset walks from the oldest entry, as a
@@ -31,6 +35,7 @@ import os
 import weakref
 from typing import Any, Callable, Optional
 
+from .journal import CHANNEL_PRIORITIES
 from .reader import BadArguments, Failed
 
 HEAD = 1024
@@ -48,19 +53,53 @@ def available() -> bool:
     return True
 
 
+def own_cgroup(path: str = "/proc/self/cgroup") -> Optional[str]:
+    """The daemon's cgroup as journald records it (``_SYSTEMD_CGROUP``), or
+    None at the root or where it cannot be told (journald records none then)."""
+    try:
+        with open(path) as f:
+            lines = f.read().splitlines()
+    except OSError:
+        return None
+    found = None
+    for line in lines:
+        _, controllers, cgroup = line.split(":", 2)
+        if controllers == "":  # the unified hierarchy: what journald uses when present
+            found = cgroup
+            break
+        if controllers == "name=systemd":
+            found = cgroup
+    return found if found not in (None, "", "/") else None
+
+
 def _system_reader(process_name: str, group_name: str, channel: str, pid: int) -> ReaderFactory:
+    cgroup = own_cgroup()
+
     def open_reader() -> Any:
         from systemd import journal  # type: ignore[import-not-found]
 
         reader = journal.Reader()
         reader.data_threshold = 0  # whole MESSAGE fields, however long
         reader.this_boot()
+        # Lines the daemon sent itself, with our fields...
         reader.add_match(
             SUPERVISOR_PROCESS_NAME=process_name,
             SUPERVISOR_GROUP_NAME=group_name,
             SUPERVISOR_CHANNEL=channel,
             _PID=str(pid),
         )
+        # ...or lines the child wrote to a stream the daemon opened for it.
+        # journald credits those to the writer (the child, or its children),
+        # so they are told apart by identifier, priority and cgroup instead.
+        reader.add_disjunction()
+        stream_match = {
+            "SYSLOG_IDENTIFIER": process_name,
+            "PRIORITY": str(CHANNEL_PRIORITIES[channel]),
+            "_TRANSPORT": "stdout",
+        }
+        if cgroup:
+            stream_match["_SYSTEMD_CGROUP"] = cgroup
+        reader.add_match(**stream_match)
         return reader
 
     return open_reader

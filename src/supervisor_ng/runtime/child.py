@@ -14,7 +14,7 @@ from ..core.process import Action, Kill, Log, ProcessMachine, Spawn, StateChange
 from ..core.states import ProcessState
 from ..logs.paths import auto_log_path
 from ..logs.rotating import LogFileError, RotatingFile
-from .journal_output import wire_journal
+from .journal_output import direct_streams, wire_journal
 from .listener import wire_output_events
 from .output import OutputChannel
 from .spawn import ChildPipes, SpawnError, SpawnRequest, child_environment, resolve_command, spawn
@@ -154,6 +154,7 @@ class Process:
             program_env=config.environment,
         )
         now = time.monotonic()
+        streams = direct_streams(self)
         try:
             filename, argv = resolve_command(config.command, env.get("PATH", os.defpath))
             pid, pipes = spawn(
@@ -168,10 +169,16 @@ class Process:
                     gid=config.gid,
                     user=config.user,
                     stdin_socket=self.group.stdin_socket(),
+                    stdout_fd=streams[0],
+                    stderr_fd=streams[1],
                 )
             )
         except SpawnError as exc:
             return self.machine.spawn_failed(str(exc), now)
+        finally:
+            for fd in streams:
+                if fd is not None:
+                    os.close(fd)  # the child has its copy
         self.start_time = time.time()
         self.pipes = pipes
         self._tree = {}

@@ -141,6 +141,10 @@ class SpawnRequest:
     gid: Optional[int] = None
     user: Optional[str] = None  # for supplementary groups
     stdin_socket: Optional[int] = None  # fcgi-program: the listening socket becomes fd 0
+    # fds the child writes its stdout/stderr to directly (a journald stream),
+    # instead of a pipe to the daemon; the caller keeps and closes them.
+    stdout_fd: Optional[int] = None
+    stderr_fd: Optional[int] = None
 
 
 def spawn(req: SpawnRequest) -> tuple[int, ChildPipes]:
@@ -154,11 +158,16 @@ def spawn(req: SpawnRequest) -> tuple[int, ChildPipes]:
             in_r, in_w = _pipe(created)
         else:
             in_r, in_w = req.stdin_socket, None
-        out_r, out_w = _pipe(created)
+        if req.stdout_fd is None:
+            out_r, out_w = _pipe(created)
+        else:
+            out_r, out_w = None, req.stdout_fd
         if req.redirect_stderr:
             err_r, err_w = None, out_w
-        else:
+        elif req.stderr_fd is None:
             err_r, err_w = _pipe(created)
+        else:
+            err_r, err_w = None, req.stderr_fd
     except OSError as exc:
         _close_all(created)
         if exc.errno in (errno.EMFILE, errno.ENFILE):

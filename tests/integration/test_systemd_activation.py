@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import socket
 import stat
 import subprocess
 import sys
@@ -106,8 +107,42 @@ def test_a_socket_matching_no_section_is_an_error_in_the_log(activated, tmp_path
     d = activated(fdname="unix_http_server:stray", extra=("-l", str(stray)))
     d.wait_ready()
     log = d.read_log()
-    assert "systemd passed a socket that matches no [unix_http_server] or [inet_http_server] section" in log
+    assert (
+        "systemd passed a socket that matches no [unix_http_server], [inet_http_server] "
+        "or [fcgi-program:x] section" in log
+    )
     assert "named 'stray'" in log
+
+
+FCGI = f"""
+[fcgi-program:web]
+socket=unix://{{dir}}/fcgi.sock
+socket_mode=0700
+command={sys.executable} -c "import socket; s = socket.socket(fileno=0); [c.sendall(b'hello from %%(process_num)d') or c.close() for c, _ in iter(s.accept, None)]"
+process_name=%(program_name)s_%(process_num)d
+numprocs=2
+startsecs=0
+"""
+
+
+def test_an_fcgi_program_gets_its_socket_from_systemd_by_name(activated, tmp_path):
+    d = activated(FCGI, fdname="unix_http_server:fcgi-program-web", extra=("-l", str(tmp_path / "fcgi.sock")))
+    fcgi = d.workdir / "fcgi.sock"
+    d.wait_ready()
+    d.wait_state("web:web_0", "RUNNING")
+    d.wait_state("web:web_1", "RUNNING")
+    # systemd-socket-activate bound it at tmp_path; the section names a path
+    # that does not exist: the name is what matched.
+    assert not fcgi.exists()
+    before = inode(tmp_path / "fcgi.sock")
+    with socket.socket(socket.AF_UNIX) as c:
+        c.settimeout(10)
+        c.connect(str(tmp_path / "fcgi.sock"))
+        assert c.recv(100).startswith(b"hello from ")
+    log = d.read_log()
+    assert "matches no" not in log
+    assert d.stop() == 0
+    assert inode(tmp_path / "fcgi.sock") == before  # not chmod-ed, not unlinked
 
 
 def test_clients_are_answered_throughout_a_sighup_restart(activated):

@@ -31,15 +31,15 @@ def test_by_name_first():
         inherited(3, "", socket.AF_UNIX, UNIX.path),
         inherited(4, "unix_http_server", socket.AF_UNIX, "/elsewhere.sock"),
     ])
-    assert pool.claim(UNIX).fd == 4
+    assert pool.claim(UNIX.section, UNIX).fd == 4
     assert [s.fd for s in pool.unclaimed()] == [3]
 
 
 def test_named_sections_use_a_dash():
-    assert fd_name(NAMED) == "unix_http_server-extra"
+    assert fd_name(NAMED.section) == "unix_http_server-extra"
     pool = InheritedPool([inherited(3, "unix_http_server-extra", socket.AF_UNIX, "/x")])
-    assert pool.claim(UNIX) is None
-    assert pool.claim(NAMED).fd == 3
+    assert pool.claim(UNIX.section, UNIX) is None
+    assert pool.claim(NAMED.section, NAMED).fd == 3
 
 
 def test_by_address():
@@ -47,27 +47,27 @@ def test_by_address():
         inherited(3, "supervisord.socket", socket.AF_UNIX, UNIX.path),
         inherited(4, "", socket.AF_INET, ("127.0.0.1", 9001)),
     ])
-    assert pool.claim(UNIX).fd == 3
-    assert pool.claim(INET).fd == 4
+    assert pool.claim(UNIX.section, UNIX).fd == 3
+    assert pool.claim(INET.section, INET).fd == 4
     assert pool.unclaimed() == []
 
 
 def test_a_socket_named_for_another_section_is_not_taken_by_address():
     pool = InheritedPool([inherited(3, "unix_http_server-other", socket.AF_UNIX, UNIX.path)])
-    assert pool.claim(UNIX) is None
+    assert pool.claim(UNIX.section, UNIX) is None
 
 
 def test_inet_wildcards_and_wrong_family():
     pool = InheritedPool([inherited(3, "", socket.AF_INET6, ("::", 9001, 0, 0))])
-    assert pool.claim(UNIX) is None
-    assert pool.claim(ANY).fd == 3
+    assert pool.claim(UNIX.section, UNIX) is None
+    assert pool.claim(ANY.section, ANY).fd == 3
     pool = InheritedPool([inherited(3, "", socket.AF_INET, ("127.0.0.1", 9002))])
-    assert pool.claim(INET) is None
+    assert pool.claim(INET.section, INET) is None
 
 
 def test_release_makes_it_claimable_again():
     pool = InheritedPool([inherited(3, "", socket.AF_UNIX, UNIX.path)])
-    assert pool.claim(UNIX) is not None
-    assert pool.claim(UNIX) is None
+    assert pool.claim(UNIX.section, UNIX) is not None
+    assert pool.claim(UNIX.section, UNIX) is None
     pool.release("unix_http_server")
-    assert pool.claim(UNIX).fd == 3
+    assert pool.claim(UNIX.section, UNIX).fd == 3

@@ -34,7 +34,7 @@ from ..rpc.codec import ParseError, dump_fault, dump_response, parse_request_asy
 from ..rpc.faults import RPCError
 from ..rpc.registry import Registry, SystemNamespace
 from ..rpc.supervisor_api import SupervisorNamespace, auto_log_pending, process_log_path
-from ..systemd.activation import InheritedPool, take_inherited
+from ..systemd.activation import InheritedPool, inherited_pool
 from . import sockets
 from .auth import REALM, UNAUTHORIZED_BODY, check_basic
 from .logtail import TailStreams
@@ -136,7 +136,7 @@ class ControlPlane:
         """Create every control socket of ``config``; raises
         :class:`~.sockets.ControlSocketError` (and binds nothing) on failure."""
         self._set_api(config)
-        self._inherited = InheritedPool(take_inherited())
+        self._inherited = inherited_pool()
         bound: list[sockets.BoundSocket] = []
         try:
             for server_config in config.http_servers:
@@ -148,11 +148,10 @@ class ControlPlane:
         self._listeners = [_Listener(b) for b in bound]
         for listener in self._listeners:
             self._announce(listener.config)
-        self._report_unclaimed()
 
     def _bind_one(self, config: HttpServerConfig) -> sockets.BoundSocket:
         """The socket systemd passed for this section, else one of our own."""
-        inherited = self._inherited.claim(config)
+        inherited = self._inherited.claim(config.section, config)
         if inherited is None:
             return sockets.bind(config, self._report_stale)
         self.log.info(f"[{config.section}] using the socket passed by systemd: {inherited.describe()}")
@@ -166,8 +165,8 @@ class ControlPlane:
     def _report_unclaimed(self) -> None:
         for inherited in self._inherited.unclaimed():
             self.log.error(
-                f"systemd passed a socket that matches no [unix_http_server] or "
-                f"[inet_http_server] section: {inherited.describe()}; give the section "
+                f"systemd passed a socket that matches no [unix_http_server], "
+                f"[inet_http_server] or [fcgi-program:x] section: {inherited.describe()}; give the section "
                 f"name as FileDescriptorName= in the socket unit, or the same address "
                 f"in the section; it is not served"
             )
@@ -201,6 +200,8 @@ class ControlPlane:
 
     async def start(self) -> None:
         self._serving = True
+        # Now, not at bind: the first generation's fcgi groups have claimed theirs.
+        self._report_unclaimed()
         _bridge_aiohttp_logs(self.log)
         for listener in self._listeners:
             await self._serve(listener)

@@ -1,4 +1,6 @@
-"""The listening socket of an ``[fcgi-program:x]``, bound by the daemon."""
+"""The listening socket of an ``[fcgi-program:x]``: bound by the daemon, or
+passed by systemd (a ``.socket`` unit with ``FileDescriptorName=fcgi-program-x``
+or the same address; systemd/activation.py)."""
 
 from __future__ import annotations
 
@@ -7,18 +9,24 @@ import socket
 from typing import Optional
 
 from ..config.model import FcgiSocketConfig
+from ..systemd.activation import inherited_pool
 from .spawn import SpawnError
 
 
 class FcgiSocket:
     """Bound lazily at the first spawn, kept while the group exists."""
 
-    def __init__(self, config: FcgiSocketConfig) -> None:
+    def __init__(self, config: FcgiSocketConfig, section: str) -> None:
         self.config = config
         self._sock: Optional[socket.socket] = None
+        # systemd's socket is used as it is: no bind, chmod or unlink, ever.
+        # It stays claimed for the daemon's life, as the name still maps to it.
+        self._inherited = inherited_pool().claim(section, config)
 
     def fileno(self) -> int:
         """The listening fd; SpawnError (a spawn error of the program) if it cannot be bound."""
+        if self._sock is None and self._inherited is not None:
+            self._sock = self._inherited.duplicate()
         if self._sock is None:
             try:
                 self._sock = self._bind()
@@ -66,7 +74,7 @@ class FcgiSocket:
             return
         self._sock.close()
         self._sock = None
-        if self.config.family == "unix" and self.config.path:
+        if self.config.family == "unix" and self.config.path and self._inherited is None:
             try:
                 os.unlink(self.config.path)
             except OSError:

@@ -39,7 +39,7 @@ class ProcessGroup:
     def __init__(self, config: GroupConfig, supervisor: Supervisor) -> None:
         self.config = config
         self.supervisor = supervisor
-        self._socket = FcgiSocket(config.socket) if config.socket is not None else None
+        self._socket = FcgiSocket(config.socket, f"fcgi-program:{config.name}") if config.socket is not None else None
         self.processes: dict[str, Process] = {}
         for pconfig in config.processes:
             self.processes[pconfig.name] = Process(pconfig, self, supervisor)

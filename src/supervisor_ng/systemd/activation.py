@@ -1,4 +1,4 @@
-"""Control sockets handed over by systemd (``supervisord.socket``).
+"""Sockets handed over by systemd (``supervisord.socket``).
 
 systemd passes listening sockets as fds 3, 4, ... with ``LISTEN_FDS``,
 ``LISTEN_PID`` and ``LISTEN_FDNAMES`` (sd_listen_fds(3)).  The protocol is
@@ -10,11 +10,14 @@ whole life and serves a duplicate, so a section that a reload drops and a
 later one brings back finds it again.  Clients that connect while the
 daemon restarts wait in the socket's backlog instead of failing.
 
-Matching a config section: first by name (``FileDescriptorName=`` equal to
-the section name, ``unix_http_server`` or ``inet_http_server``; a
-``[unix_http_server:foo]`` is ``unix_http_server-foo``, since systemd
-separates names with colons), then by address (the unix path, or host and
-port).
+They are the control sockets (``[unix_http_server]``,
+``[inet_http_server]``) or the listening sockets of ``[fcgi-program:x]``
+groups.  Matching a config section: first by name (``FileDescriptorName=``
+equal to the section name, with a dash for the colon, which systemd uses to
+separate names: ``unix_http_server``, ``unix_http_server-foo``,
+``fcgi-program-web``), then by address (the unix path, or host and port).
+Sockets are taken from the environment once for the daemon's life
+(:func:`inherited_pool`).
 """
 
 from __future__ import annotations
@@ -24,12 +27,21 @@ import socket
 import stat
 from collections.abc import MutableMapping
 from dataclasses import dataclass
-from typing import Optional
+from typing import TYPE_CHECKING, Optional, Union
 
 from ..config.model import HttpServerConfig
 
+if TYPE_CHECKING:
+    from ..config.model import FcgiSocketConfig
+
 SD_LISTEN_FDS_START = 3
 ENV_NAMES = ("LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES")
+# Names given to sections' sockets: one with another section's name is not
+# matched by address.
+SECTION_PREFIXES = ("unix_http_server", "inet_http_server", "fcgi-program")
+
+# What a socket is matched against: the section's family, path, host, port.
+Address = Union[HttpServerConfig, "FcgiSocketConfig"]
 
 
 @dataclass
@@ -105,12 +117,12 @@ def _inspect(fd: int) -> Optional[tuple[int, object]]:
         probe.close()
 
 
-def fd_name(config: HttpServerConfig) -> str:
-    """The ``FileDescriptorName=`` that names ``config``'s section."""
-    return config.section.replace(":", "-")
+def fd_name(section: str) -> str:
+    """The ``FileDescriptorName=`` that names a section."""
+    return section.replace(":", "-")
 
 
-def _family(config: HttpServerConfig) -> tuple[int, ...]:
+def _family(config: Address) -> tuple[int, ...]:
     if config.family == "unix":
         return (socket.AF_UNIX,)
     return (socket.AF_INET, socket.AF_INET6)
@@ -128,10 +140,10 @@ def _same_unix_path(sock_path: object, config_path: Optional[str]) -> bool:
     return (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino)
 
 
-def _same_inet_address(address: object, config: HttpServerConfig) -> bool:
+def _same_inet_address(address: object, config: Address) -> bool:
     if not isinstance(address, tuple) or len(address) < 2 or address[1] != config.port:
         return False
-    host = config.host.strip("[]")
+    host = (config.host or "").strip("[]")
     if host in ("", "*"):
         return True
     try:
@@ -152,28 +164,28 @@ class InheritedPool:
     def __bool__(self) -> bool:
         return bool(self.sockets)
 
-    def claim(self, config: HttpServerConfig) -> Optional[InheritedSocket]:
-        """The inherited socket for ``config`` (by name, then by address),
-        or None: then the section binds its own socket."""
+    def claim(self, section: str, config: Address) -> Optional[InheritedSocket]:
+        """The inherited socket for ``section`` (by name, then by the address
+        in ``config``), or None: then the section binds its own socket."""
         families = _family(config)
-        wanted = fd_name(config)
+        wanted = fd_name(section)
         for inherited in self.sockets:
             if inherited.name == wanted and inherited.family in families:
-                return self._take(inherited, config)
+                return self._take(inherited, section)
         for inherited in self.sockets:
             if inherited.fd in self._claimed or inherited.family not in families:
                 continue
-            if inherited.name.startswith(("unix_http_server", "inet_http_server")):
+            if inherited.name.startswith(SECTION_PREFIXES):
                 continue  # named for another section
             if config.family == "unix":
                 if _same_unix_path(inherited.address, config.path):
-                    return self._take(inherited, config)
+                    return self._take(inherited, section)
             elif _same_inet_address(inherited.address, config):
-                return self._take(inherited, config)
+                return self._take(inherited, section)
         return None
 
-    def _take(self, inherited: InheritedSocket, config: HttpServerConfig) -> InheritedSocket:
-        self._claimed[inherited.fd] = config.section
+    def _take(self, inherited: InheritedSocket, section: str) -> InheritedSocket:
+        self._claimed[inherited.fd] = section
         return inherited
 
     def release(self, section: str) -> None:
@@ -181,9 +193,17 @@ class InheritedPool:
         claimed again later."""
         self._claimed = {fd: s for fd, s in self._claimed.items() if s != section}
 
-    def begin(self) -> None:
-        """A new round of claims (a new configuration generation)."""
-        self._claimed = {}
-
     def unclaimed(self) -> list[InheritedSocket]:
         return [s for s in self.sockets if s.fd not in self._claimed]
+
+
+_pool: Optional[InheritedPool] = None
+
+
+def inherited_pool() -> InheritedPool:
+    """The sockets systemd passed to this daemon, shared by the control plane
+    and the fcgi groups (taken from the environment at the first call)."""
+    global _pool
+    if _pool is None:
+        _pool = InheritedPool(take_inherited())
+    return _pool

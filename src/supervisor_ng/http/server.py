@@ -9,8 +9,9 @@ binds or closes the others.
 
 Routing is stock's, by prefix: ``/RPC2`` -> XML-RPC, ``/logtail`` ->
 process log tail, ``/mainlogtail`` -> daemon log tail, ``/ok.html`` -> "OK",
-anything else -> the web UI hook (404 without one).  Basic auth, when the
-server section sets a username, guards all of them.
+``/metrics`` -> Prometheus figures, anything else -> the web UI hook (the
+page of :mod:`.ui`).  Basic auth, when the server section sets a username,
+guards all of them.
 """
 
 from __future__ import annotations
@@ -33,12 +34,16 @@ from ..names import split_namespec
 from ..rpc.codec import ParseError, dump_fault, dump_response, parse_request_async
 from ..rpc.faults import RPCError
 from ..rpc.registry import Registry, SystemNamespace
+from ..rpc.stats_api import StatsNamespace
 from ..rpc.supervisor_api import SupervisorNamespace, auto_log_pending, process_log_path
+from ..runtime.resources import ResourceSampler
 from ..systemd.activation import InheritedPool, inherited_pool
-from . import sockets
+from . import metrics, sockets
 from .auth import REALM, UNAUTHORIZED_BODY, check_basic
+from .live import may_change_state
 from .logtail import TailStreams
 from .sockets import ControlSocketError
+from .ui import WebUI
 
 if TYPE_CHECKING:
     from ..logs.mainlog import MainLog
@@ -125,8 +130,11 @@ class ControlPlane:
         self.tails = TailStreams()
         self.registry = Registry()
         self._namespaces: tuple[str, ...] = ()
+        # Kept across API rebuilds: CPU % is measured between two requests.
+        self.resources = ResourceSampler()
+        self.ui = WebUI(lambda: self.registry, get_supervisor)
         # The web UI plugs in here: called for every path not handled above.
-        self.ui_handler: Optional[Handler] = None
+        self.ui_handler: Optional[Handler] = self.ui.handle
         self._serving = False
         self._inherited = InheritedPool([])
 
@@ -179,6 +187,10 @@ class ControlPlane:
         api = SupervisorNamespace(self._get)
         for name in names:
             registry.add_namespace(name, api)
+        if names:
+            # Our additions ride along with the built-in API, never alone:
+            # without it stock has no methods but system.* either.
+            registry.add_namespace("ng", StatsNamespace(self._get, self.resources))
         registry.add_namespace("system", SystemNamespace(registry))
         self.registry = registry
         self._namespaces = names
@@ -233,6 +245,7 @@ class ControlPlane:
         auth and mode), new ones are bound, vanished ones closed."""
         self._set_api(config)
         self.tails.retarget()
+        self.ui.hub.poke()
         old = {listener.bound.key: listener for listener in self._listeners}
         keep: list[_Listener] = []
         for server_config in config.http_servers:
@@ -268,6 +281,7 @@ class ControlPlane:
         """Stop accepting, end the tails, let in-flight requests finish (for
         up to ``grace`` seconds), remove the socket files."""
         self.tails.close()
+        self.ui.hub.close()
         listeners, self._listeners = self._listeners, []
         await asyncio.gather(*(self._close_listener(listener, grace) for listener in listeners))
 
@@ -321,6 +335,8 @@ class ControlPlane:
             return await self._mainlogtail(request)
         if request.path == "/ok.html" and request.method in ("GET", "POST"):
             return web.Response(text="OK", content_type="text/plain")
+        if request.path == "/metrics" and request.method == "GET":
+            return await self._metrics()
         if self.ui_handler is not None:
             return await self.ui_handler(request)
         return _error(404)
@@ -352,6 +368,9 @@ class ControlPlane:
                 payload = dump_fault(err.code, err.text)
                 if trace:
                     self.log.trace(f"XML-RPC method {method}() returned fault: [{err.code}] {err.text}")
+            finally:
+                if may_change_state(method):
+                    self.ui.hub.poke()  # the web page's live view looks again
         except asyncio.CancelledError:
             raise
         except Exception:  # noqa: BLE001 - report, answer 500, keep serving
@@ -392,6 +411,15 @@ class ControlPlane:
         if logfile is None or not (os.path.exists(logfile) or auto_log_pending(proc, channel)):
             return _error(404)
         return await self.tails.serve(request, logfile, find)
+
+    async def _metrics(self) -> web.StreamResponse:
+        try:
+            text = await metrics.render(self.registry)
+        except RPCError as err:
+            return web.Response(status=503, text=f"{err.text}\n", content_type="text/plain")
+        response = web.Response(text=text)
+        response.headers["Content-Type"] = metrics.CONTENT_TYPE
+        return response
 
     async def _mainlogtail(self, request: web.BaseRequest) -> web.StreamResponse:
         if request.method != "GET":

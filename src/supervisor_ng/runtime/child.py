@@ -36,6 +36,7 @@ class Process:
         self.supervisor = supervisor
         self.machine = ProcessMachine(config)
         self.start_time = 0.0  # wall clock of the last spawn (0 = never started)
+        self.spawns = 0  # successful spawns in this generation (restarts = spawns - 1)
         self.stop_time = 0.0  # wall clock of the last exit
         self.pipes: Optional[ChildPipes] = None
         self._timer: Optional[asyncio.TimerHandle] = None
@@ -180,6 +181,7 @@ class Process:
                 if fd is not None:
                     os.close(fd)  # the child has its copy
         self.start_time = time.time()
+        self.spawns += 1
         self.pipes = pipes
         self._tree = {}
         sv.reaper.watch(pid, self._exited)

@@ -9,6 +9,7 @@ from ...rpc.faults import Faults
 from .. import codes
 from ..helptext import TOPICS
 from ..wire import Fault
+from . import stats
 
 Result = dict[str, Any]
 
@@ -36,6 +37,9 @@ def status(ctl: Any, arg: str) -> None:
         return
     infos = ctl.supervisor().getAllProcessInfo()
     names = arg.split()
+    with_stats = stats.FLAG in names  # ours only; stock would take it for a name
+    if with_stats:
+        names = [name for name in names if name != stats.FLAG]
     if not names or "all" in names:
         matching = infos
     else:
@@ -54,7 +58,14 @@ def status(ctl: Any, arg: str) -> None:
                     ctl.output(f"{name}: ERROR (no such process)")
                 ctl.exitstatus = codes.STATUS_UNKNOWN
             matching.extend(found)
-    for line in _status_lines(matching):
+    if with_stats:
+        figures = stats.fetch(ctl)
+        if figures is None:
+            return
+        table = stats.lines(matching, figures)
+    else:
+        table = _status_lines(matching)
+    for line in table:
         ctl.output(line)
     if any(info["state"] in codes.STOPPED_STATES for info in matching):
         ctl.exitstatus = codes.STATUS_NOT_RUNNING

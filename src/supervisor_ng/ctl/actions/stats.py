@@ -1,0 +1,62 @@
+"""``status --stats``: the status table with CPU, memory and restart columns.
+
+Our supervisorctl only, and only when asked: plain ``status`` prints exactly
+what stock prints.  The figures come from the daemon's ``ng`` namespace; a
+daemon without it (stock supervisord) gets a clear message instead.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+from ...names import make_namespec
+from ...rpc.faults import Faults
+from .. import codes
+from ..wire import Fault
+
+FLAG = "--stats"
+UNSUPPORTED = (
+    "Error: this supervisord does not report per-process figures "
+    "(status --stats needs supervisor-ng's ng.getAllProcessStats)"
+)
+
+Result = dict[str, Any]
+
+
+def human_kib(kib: int) -> str:
+    value = float(kib)
+    for unit in ("K", "M", "G"):
+        if value < 1024 or unit == "G":
+            return f"{value:.0f}{unit}" if unit == "K" else f"{value:.1f}{unit}"
+        value /= 1024
+    return f"{value:.1f}T"  # pragma: no cover - unreachable
+
+
+def fetch(ctl: Any) -> Optional[dict[tuple[str, str], Result]]:
+    """Stats by (group, name), or None (message printed, exit status set)
+    when the daemon does not have them."""
+    try:
+        rows = ctl.supervisor("ng").getAllProcessStats()
+    except Fault as exc:
+        if exc.faultCode != Faults.UNKNOWN_METHOD:
+            raise
+        ctl.output(UNSUPPORTED)
+        ctl.exitstatus = codes.STATUS_UNKNOWN
+        return None
+    return {(row["group"], row["name"]): row for row in rows}
+
+
+def lines(infos: list[Result], stats: dict[tuple[str, str], Result]) -> list[str]:
+    names = [make_namespec(info["group"], info["name"]) for info in infos]
+    width = max([30, *map(len, names)]) + 3
+    out = [f"{'NAME':<{width}}{'STATE':<10}{'CPU%':>6}{'RSS':>8}{'RESTARTS':>10}  DESCRIPTION"]
+    for name, info in zip(names, infos):
+        row = stats.get((info["group"], info["name"]), {})
+        live = bool(info["pid"]) and row.get("pid") == info["pid"]
+        cpu = f"{row['cpu_percent']:.1f}" if live else "-"
+        rss = human_kib(row["rss_kb"]) if live else "-"
+        restarts = str(row.get("restarts", "-"))
+        out.append(
+            f"{name:<{width}}{info['statename']:<10}{cpu:>6}{rss:>8}{restarts:>10}  {info['description']}"
+        )
+    return out

@@ -1,0 +1,82 @@
+"""Waking the web page's status streams when something changes.
+
+A stream (``GET /api/events``) sleeps on an :class:`asyncio.Event` until the
+daemon reports a change: a process state change (an observer on the
+current :class:`~..runtime.supervisor.Supervisor`, hooked only while at
+least one stream is open), an API call that may have changed something
+(add/remove group, reread), or a new configuration generation.  The
+observer is used rather than an event-bus subscription because the bus
+numbers the events its subscribers accept, and listeners must see stock's
+serials whether a browser is open or not.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING, Any, Callable, Optional
+
+if TYPE_CHECKING:
+    from ..runtime.supervisor import Supervisor
+
+# API methods that only read: calling them cannot change what the page shows.
+_READ_ONLY_PREFIXES = ("get", "read", "tail", "list", "method")
+
+
+def may_change_state(method: object) -> bool:
+    if not isinstance(method, str):
+        return False
+    _ns, _, name = method.partition(".")
+    return not name.startswith(_READ_ONLY_PREFIXES)
+
+
+class StatusHub:
+    def __init__(self, get_supervisor: Callable[[], Supervisor]) -> None:
+        self._get = get_supervisor
+        self._wakers: set[asyncio.Event] = set()
+        self._observed: Optional[Any] = None  # the Supervisor our observer sits on
+        self.closing = False
+
+    def open(self) -> asyncio.Event:
+        wake = asyncio.Event()
+        self._wakers.add(wake)
+        self._follow_generation()
+        return wake
+
+    def release(self, wake: asyncio.Event) -> None:
+        self._wakers.discard(wake)
+        if not self._wakers:
+            self._unhook()
+
+    def poke(self) -> None:
+        """Something may have changed: every stream looks again."""
+        if not self._wakers:
+            return
+        self._follow_generation()
+        for wake in self._wakers:
+            wake.set()
+
+    def close(self) -> None:
+        self.closing = True
+        for wake in self._wakers:
+            wake.set()
+        self._unhook()
+
+    def _on_change(self, _proc: Any, _change: Any) -> None:
+        for wake in self._wakers:
+            wake.set()
+
+    def _follow_generation(self) -> None:
+        current = self._get()
+        if current is self._observed or current is None:
+            return
+        self._unhook()
+        current.observers.append(self._on_change)
+        self._observed = current
+
+    def _unhook(self) -> None:
+        if self._observed is not None:
+            try:
+                self._observed.observers.remove(self._on_change)
+            except ValueError:
+                pass
+            self._observed = None

@@ -1,0 +1,159 @@
+"""``GET /metrics``: the Prometheus text exposition format (version 0.0.4).
+
+Written by hand (a few lines) so the daemon does not depend on
+prometheus_client.  The figures come from the same API calls as everywhere
+else (``ng.getAllProcessStats``, ``ng.getDaemonStats``), measured at scrape
+time: nothing is collected between scrapes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from ..core.states import ProcessState
+from ..rpc.registry import Registry
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+_STATE_CODES = ", ".join(f"{s.value}={s.name}" for s in ProcessState)
+
+
+def _escape(value: object) -> str:
+    return str(value).replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
+
+
+def _labels(pairs: dict[str, Any]) -> str:
+    if not pairs:
+        return ""
+    return "{" + ",".join(f'{key}="{_escape(value)}"' for key, value in pairs.items()) + "}"
+
+
+def _number(value: float) -> str:
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, int):
+        return str(value)
+    return repr(float(value))
+
+
+class _Writer:
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def family(
+        self, name: str, kind: str, help_text: str, samples: Iterable[tuple[dict[str, Any], float]]
+    ) -> None:
+        self.lines.append(f"# HELP {name} {help_text}")
+        self.lines.append(f"# TYPE {name} {kind}")
+        for labels, value in samples:
+            self.lines.append(f"{name}{_labels(labels)} {_number(value)}")
+
+    def text(self) -> str:
+        return "\n".join(self.lines) + "\n"
+
+
+async def render(registry: Registry) -> str:
+    """The whole exposition; RPCError (no API, shutting down) propagates."""
+    daemon = await registry.call("ng.getDaemonStats", [])
+    procs = await registry.call("ng.getAllProcessStats", [])
+    out = _Writer()
+    out.family(
+        "supervisord_info",
+        "gauge",
+        "The daemon: versions and identifier (value always 1).",
+        [
+            (
+                {
+                    "version": daemon["version"],
+                    "supervisor_version": daemon["supervisor_version"],
+                    "identification": daemon["identification"],
+                },
+                1,
+            )
+        ],
+    )
+    out.family(
+        "supervisord_up",
+        "gauge",
+        "1 while the daemon is RUNNING.",
+        [({}, daemon["statename"] == "RUNNING")],
+    )
+    out.family("supervisord_pid", "gauge", "Process id of the daemon.", [({}, daemon["pid"])])
+    out.family(
+        "supervisord_start_time_seconds",
+        "gauge",
+        "When the daemon started (unix time).",
+        [({}, daemon["start"])],
+    )
+    out.family(
+        "supervisord_cpu_seconds_total",
+        "counter",
+        "CPU time of the daemon itself.",
+        [({}, daemon["cpu_seconds"])],
+    )
+    out.family(
+        "supervisord_resident_memory_bytes",
+        "gauge",
+        "Resident memory of the daemon itself.",
+        [({}, daemon["rss_kb"] * 1024)],
+    )
+
+    def each(key: str, scale: float = 1) -> list[tuple[dict[str, Any], float]]:
+        return [
+            ({"group": p["group"], "name": p["name"]}, p[key] * scale if scale != 1 else p[key])
+            for p in procs
+        ]
+
+    out.family(
+        "supervisor_process_state", "gauge", f"Process state code ({_STATE_CODES}).", each("state")
+    )
+    out.family(
+        "supervisor_process_up",
+        "gauge",
+        "1 when the process is RUNNING.",
+        [({"group": p["group"], "name": p["name"]}, p["statename"] == "RUNNING") for p in procs],
+    )
+    out.family(
+        "supervisor_process_restarts_total",
+        "counter",
+        "Spawns after the first one since the daemon (re)loaded its configuration.",
+        each("restarts"),
+    )
+    out.family(
+        "supervisor_process_uptime_seconds",
+        "gauge",
+        "Seconds since the process entered RUNNING (0 if not).",
+        each("uptime"),
+    )
+    out.family(
+        "supervisor_process_start_time_seconds",
+        "gauge",
+        "When the process was last spawned (unix time, 0 = never).",
+        each("start"),
+    )
+    out.family(
+        "supervisor_process_cpu_seconds_total",
+        "counter",
+        "User + system CPU time of the process and all its descendants.",
+        each("cpu_seconds"),
+    )
+    out.family(
+        "supervisor_process_resident_memory_bytes",
+        "gauge",
+        "Resident memory of the process and all its descendants.",
+        each("rss_kb", 1024),
+    )
+    out.family(
+        "supervisor_process_processes",
+        "gauge",
+        "Processes in the program's tree.",
+        each("processes"),
+    )
+    out.family(
+        "supervisor_process_exit_status",
+        "gauge",
+        "Exit status of the last exit.",
+        each("exitstatus"),
+    )
+    return out.text()

@@ -1,0 +1,291 @@
+"""The web page: static assets, a small JSON layer, a status stream, and
+the stock URLs (``/``, ``index.html?action=...``, ``tail.html``).
+
+Every read and every action goes through the XML-RPC registry (see
+:mod:`.actions`), so the page can do nothing the API cannot, and does it
+the same way.  Live status is a Server-Sent Events stream woken by the
+daemon's own state changes (:mod:`.live`); live log tails are the existing
+``/logtail`` and ``/mainlogtail`` streams, read by the page with ``fetch``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import json
+import os
+import re
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote, urlsplit
+
+from aiohttp import web
+
+from ..rpc.faults import RPCError
+from . import actions
+from .live import StatusHub
+
+if TYPE_CHECKING:
+    from ..rpc.registry import Registry
+
+WEB_DIR = Path(__file__).resolve().parent.parent / "web"
+KEEPALIVE = 20.0  # seconds between SSE comments; also how soon a vanished client is noticed
+COALESCE = 0.05  # a burst of state changes (stop all) becomes one update
+TAIL_LIMIT = 1024  # bytes tail.html shows by default, as stock
+_PLACEHOLDER = re.compile(r"\{\{(\w+)\}\}")
+
+_TYPES = {
+    ".html": "text/html",
+    ".css": "text/css",
+    ".js": "application/javascript",
+    ".svg": "image/svg+xml",
+    ".png": "image/png",
+    ".ico": "image/x-icon",
+    ".json": "application/json",
+}
+
+# index.html?action=... as stock's page links them -> (our action, target override)
+_LEGACY = {
+    "start": ("start", None),
+    "stop": ("stop", None),
+    "restart": ("restart", None),
+    "clearlog": ("clear", None),
+    "stopall": ("stop", "all"),
+    "restartall": ("restart", "all"),
+    "startall": ("start", "all"),
+}
+
+
+def _no_store(response: web.StreamResponse) -> web.StreamResponse:
+    response.headers["Cache-Control"] = "no-cache"
+    return response
+
+
+def _json(data: Any, status: int = 200) -> web.Response:
+    return _no_store(web.json_response(data, status=status))  # type: ignore[return-value]
+
+
+class WebUI:
+    def __init__(self, get_registry: Any, get_supervisor: Any) -> None:
+        self._registry = get_registry
+        self.hub = StatusHub(get_supervisor)
+
+    @property
+    def registry(self) -> Registry:
+        return self._registry()
+
+    async def handle(self, request: web.BaseRequest) -> web.StreamResponse:
+        path = request.path
+        method = request.method
+        if path in ("/", "/index.html") and method in ("GET", "POST", "HEAD"):
+            if request.query.get("action"):
+                return await self._legacy_action(request)
+            return self._asset("index.html")
+        if path == "/tail.html" and method in ("GET", "POST", "HEAD"):
+            return await self._tail_page(request)
+        if path.startswith("/static/") and method in ("GET", "HEAD"):
+            return self._asset(path[len("/static/") :])
+        if path == "/api/status" and method == "GET":
+            return _json(await self.snapshot())
+        if path == "/api/events" and method == "GET":
+            return await self._events(request)
+        if path == "/api/stats" and method == "GET":
+            return await self._stats()
+        if path == "/api/action":
+            if method != "POST":
+                return _json({"ok": False, "message": "POST only"}, 405)
+            return await self._action(request)
+        raise web.HTTPNotFound()
+
+    # -- assets ------------------------------------------------------------------
+
+    def _asset(self, name: str) -> web.StreamResponse:
+        # Only plain names of files shipped in web/: no directories, no "..".
+        if not name or "/" in name or name.startswith(".") or "\\" in name:
+            raise web.HTTPNotFound()
+        path = WEB_DIR / name
+        if not path.is_file():
+            raise web.HTTPNotFound()
+        content_type = _TYPES.get(path.suffix, "application/octet-stream")
+        response = web.Response(body=path.read_bytes(), content_type=content_type)
+        if content_type.startswith("text/") or content_type.endswith("javascript"):
+            response.charset = "utf-8"
+        return _no_store(response)
+
+    # -- reads ---------------------------------------------------------------------
+
+    async def snapshot(self) -> dict[str, Any]:
+        """What the status table shows, from the API."""
+        registry = self.registry
+        try:
+            state = await registry.call("supervisor.getState", [])
+            processes = await registry.call("supervisor.getAllProcessInfo", [])
+            ident = await registry.call("supervisor.getIdentification", [])
+        except RPCError as exc:
+            return {
+                "state": "UNAVAILABLE",
+                "message": exc.text,
+                "processes": [],
+                "now": time.time(),
+            }
+        try:
+            version = await registry.call("ng.getVersion", [])
+        except RPCError:
+            version = ""
+        return {
+            "state": state["statename"],
+            "identification": ident,
+            "version": version,
+            "pid": os.getpid(),
+            "now": time.time(),
+            "processes": processes,
+        }
+
+    async def _stats(self) -> web.StreamResponse:
+        try:
+            procs = await self.registry.call("ng.getAllProcessStats", [])
+            daemon = await self.registry.call("ng.getDaemonStats", [])
+        except RPCError as exc:
+            return _json({"ok": False, "message": exc.text}, 503)
+        return _json({"ok": True, "processes": procs, "daemon": daemon})
+
+    async def _events(self, request: web.BaseRequest) -> web.StreamResponse:
+        response = web.StreamResponse(
+            headers={
+                "Content-Type": "text/event-stream",
+                "Cache-Control": "no-cache",
+                "X-Accel-Buffering": "no",
+            }
+        )
+        await response.prepare(request)
+        wake = self.hub.open()
+        last = None
+        try:
+            await response.write(b"retry: 1000\n\n")
+            while not self.hub.closing:
+                snap = await self.snapshot()
+                # "now" changes every call; only real changes are sent.
+                key = json.dumps(
+                    {k: v for k, v in snap.items() if k != "now"}, sort_keys=True, default=str
+                )
+                if key != last:
+                    last = key
+                    await response.write(
+                        f"event: status\ndata: {json.dumps(snap, default=str)}\n\n".encode()
+                    )
+                try:
+                    await asyncio.wait_for(wake.wait(), KEEPALIVE)
+                except asyncio.TimeoutError:
+                    await response.write(b": keepalive\n\n")
+                    continue
+                wake.clear()
+                await asyncio.sleep(COALESCE)
+                wake.clear()
+            await response.write_eof()
+        except (ConnectionError, RuntimeError):
+            pass  # the browser went away
+        finally:
+            self.hub.release(wake)
+        return response
+
+    # -- actions -------------------------------------------------------------------
+
+    async def _action(self, request: web.BaseRequest) -> web.StreamResponse:
+        # A JSON body cannot be sent cross-site without a CORS preflight we
+        # never answer, and a browser's Origin must be ours: together that
+        # keeps other sites from driving the daemon with the user's
+        # cached Basic credentials.
+        if request.content_type != "application/json":
+            return _json({"ok": False, "message": "expected application/json"}, 415)
+        origin = request.headers.get("Origin")
+        if origin and origin != "null" and urlsplit(origin).netloc != request.host:
+            return _json({"ok": False, "message": "cross-origin request refused"}, 403)
+        try:
+            body = await request.json()
+        except ValueError:
+            return _json({"ok": False, "message": "invalid JSON"}, 400)
+        if not isinstance(body, dict):
+            return _json({"ok": False, "message": "expected an object"}, 400)
+        try:
+            outcome = await actions.run(
+                self.registry,
+                str(body.get("action", "")),
+                str(body.get("target", "")),
+                None if body.get("signal") is None else str(body.get("signal")),
+            )
+        except actions.ActionError as exc:
+            return _json({"ok": False, "message": str(exc)}, 400)
+        finally:
+            self.hub.poke()
+        return _json(outcome.as_json())
+
+    async def _legacy_action(self, request: web.BaseRequest) -> web.StreamResponse:
+        """``index.html?action=...&processname=...``: do it, then redirect to
+        the page with a message, as bookmarks and scripts expect."""
+        action = request.query.get("action", "")
+        name = request.query.get("processname", "")
+        if action == "refresh":
+            message = f"Page refreshed at {time.ctime()}"
+        elif action in _LEGACY:
+            ours, target = _LEGACY[action]
+            try:
+                outcome = await actions.run(self.registry, ours, target or name)
+            except actions.ActionError as exc:
+                raise web.HTTPBadRequest(text=f"{exc}\n") from None
+            finally:
+                self.hub.poke()
+            message = outcome.message
+            if target == "all":
+                message = f"{message} (at {time.ctime()})"
+        else:
+            raise web.HTTPBadRequest(text=f"unknown action {action!r}\n")
+        location = f"/?message={quote(message)}"
+        if request.host:
+            location = f"{request.scheme}://{request.host}{location}"
+        response = web.Response(
+            status=301, headers={"Location": location}, text="", content_type="text/plain"
+        )
+        return _no_store(response)
+
+    # -- tail.html ---------------------------------------------------------------------
+
+    async def _tail_page(self, request: web.BaseRequest) -> web.StreamResponse:
+        name = request.query.get("processname", "")
+        channel = "stderr" if request.query.get("channel") == "stderr" else "stdout"
+        try:
+            limit = max(1, min(int(request.query.get("limit", TAIL_LIMIT)), 1 << 20))
+        except ValueError:
+            limit = TAIL_LIMIT
+        status = 200
+        text = ""
+        error = ""
+        if not name:
+            error, status = "No process given (processname=...).", 404
+        else:
+            method = (
+                "supervisor.readProcessStdoutLog"
+                if channel == "stdout"
+                else "supervisor.readProcessStderrLog"
+            )
+            try:
+                text = await self.registry.call(method, [name, -limit, 0])
+            except RPCError as exc:
+                if exc.code == 10:  # BAD_NAME
+                    error, status = f"No such process: {name}", 404
+                elif exc.code == 20:  # NO_FILE: no log file yet, or none at all
+                    text = ""
+                else:
+                    error = exc.text
+        values = {
+            "name": html.escape(name),
+            "qname": html.escape(quote(name)),
+            "channel": channel,
+            "error": html.escape(error),
+            "text": html.escape(text),
+        }
+        template = (WEB_DIR / "tail.html").read_text(encoding="utf-8")
+        page = _PLACEHOLDER.sub(lambda m: values.get(m.group(1), ""), template)
+        return _no_store(
+            web.Response(status=status, text=page, content_type="text/html", charset="utf-8")
+        )

@@ -1,0 +1,154 @@
+"""``ng.*``: what supervisor-ng adds to the API, in a namespace of its own.
+
+The stock ``supervisor.*`` structures stay exactly as they are (tools compare
+their keys); per-program resource figures live here instead.  Figures are
+measured when a method is called, never in the background
+(:mod:`..runtime.resources`).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import TYPE_CHECKING, Any, Callable, Optional
+
+import psutil
+
+from .. import SUPERVISOR_VERSION
+from .. import __version__ as NG_VERSION
+from ..core.states import ProcessState, SupervisorState
+from ..names import split_namespec
+from ..runtime.resources import ResourceSampler, TreeFigures, read_trees
+from . import info
+from .faults import Faults, RPCError
+
+if TYPE_CHECKING:
+    from ..runtime.child import Process
+    from ..runtime.supervisor import Supervisor
+
+_KIB = 1024
+
+
+def _measure(procs: list[Process]) -> dict[int, TreeFigures]:
+    return read_trees({p.pid: (p.group.name, p.name) for p in procs if p.pid})
+
+
+def process_stats(
+    proc: Process,
+    sampler: ResourceSampler,
+    trees: dict[int, TreeFigures],
+    now: Optional[float] = None,
+) -> dict[str, Any]:
+    """One stats struct.  Memory is in KiB: XML-RPC ints are 32-bit, and
+    bytes would overflow at 2 GiB."""
+    now = time.time() if now is None else now
+    pid = proc.pid
+    state = proc.state
+    key = (proc.group.name, proc.name)
+    figures = trees.get(pid) if pid else None
+    if figures is None:
+        sampler.forget(key)
+        cpu_percent, cpu_seconds, rss, nprocs = 0.0, 0.0, 0, 0
+    else:
+        cpu_percent = sampler.cpu_percent(key, pid, figures)
+        cpu_seconds, rss, nprocs = figures.cpu_seconds, figures.rss, figures.processes
+    running = state == ProcessState.RUNNING and proc.start_time
+    spawns = getattr(proc, "spawns", 0)
+    return {
+        "name": proc.name,
+        "group": proc.group.name,
+        "pid": pid,
+        "state": int(state),
+        "statename": state.name,
+        "cpu_percent": round(cpu_percent, 2),
+        "cpu_seconds": round(cpu_seconds, 3),
+        "rss_kb": rss // _KIB,
+        "processes": nprocs,
+        "spawns": spawns,
+        "restarts": max(spawns - 1, 0),
+        "start": info.capped_int(proc.start_time),
+        "uptime": max(0, int(now - proc.start_time)) if running else 0,
+        "exitstatus": proc.exitstatus or 0,
+    }
+
+
+class StatsNamespace:
+    """The methods of the ``ng`` namespace."""
+
+    def __init__(self, get_supervisor: Callable[[], Supervisor], sampler: ResourceSampler) -> None:
+        self._get = get_supervisor
+        self.sampler = sampler
+
+    def _sv(self) -> Supervisor:
+        sv = self._get()
+        if sv.state < SupervisorState.RUNNING:
+            raise RPCError(Faults.SHUTDOWN_STATE)
+        return sv
+
+    def getVersion(self) -> str:
+        """The version of supervisor-ng itself (supervisor.getSupervisorVersion
+        keeps answering the stock version it is compatible with).
+
+        @return string version  e.g. '0.1.0'
+        """
+        return NG_VERSION
+
+    def getProcessStats(self, name: str) -> dict[str, Any]:
+        """CPU, memory and restart figures of one process, its whole tree
+        of descendants included.
+
+        cpu_percent is the usage since the previous stats request for this
+        process (100 = one core), or the average since it started on the
+        first request; cpu_seconds is user + system time; rss_kb is the
+        resident memory in KiB; restarts counts spawns after the first
+        one since the daemon (re)started.
+
+        @param string name    process name or 'group:name'
+        @return struct stats  name, group, pid, state, statename, cpu_percent,
+                              cpu_seconds, rss_kb, processes, spawns, restarts,
+                              start, uptime, exitstatus
+        """
+        sv = self._sv()
+        if not isinstance(name, str):
+            raise RPCError(Faults.INCORRECT_PARAMETERS)
+        group_name, proc_name = split_namespec(name)
+        group = sv.groups.get(group_name)
+        proc = group.processes.get(proc_name) if group is not None and proc_name else None
+        if proc is None:
+            raise RPCError(Faults.BAD_NAME, name)
+        return process_stats(proc, self.sampler, _measure([proc]))
+
+    def getAllProcessStats(self) -> list[dict[str, Any]]:
+        """getProcessStats for every process, by group name then process name.
+
+        @return array result  one getProcessStats struct per process
+        """
+        sv = self._sv()
+        now = time.time()
+        procs = info.all_processes_lexical(sv.groups)
+        self.sampler.keep_only({(p.group.name, p.name) for p in procs})
+        trees = _measure(procs)
+        return [process_stats(p, self.sampler, trees, now) for p in procs]
+
+    def getDaemonStats(self) -> dict[str, Any]:
+        """Figures of the daemon process itself (its children not included).
+
+        @return struct stats  pid, version, supervisor_version, identification,
+                              statename, cpu_seconds, rss_kb, start
+        """
+        sv = self._get()
+        me = psutil.Process(os.getpid())
+        with me.oneshot():
+            times = me.cpu_times()
+            rss = me.memory_info().rss
+            started = me.create_time()
+        return {
+            "pid": os.getpid(),
+            "version": NG_VERSION,
+            "supervisor_version": SUPERVISOR_VERSION,
+            "identification": sv.config.supervisord.identifier,
+            "statename": sv.state.name,
+            "cpu_seconds": round(times.user + times.system, 3),
+            "rss_kb": rss // _KIB,
+            "start": info.capped_int(started),
+        }

@@ -50,6 +50,14 @@ startsecs=0
 
 [program:jfile]
 command={PY} -u -c "import sys, time; print('file-1'); print('file-err', file=sys.stderr); time.sleep(3600)"
+stdout_logfile=%(here)s/jfile.log
+stderr_logfile=%(here)s/jfile.err
+stdout_journal=true
+stderr_journal=true
+startsecs=0
+
+[program:auto]
+command={PY} -u -c "import sys, time; print('auto-1'); print('auto-err', file=sys.stderr); time.sleep(3600)"
 stdout_journal=true
 stderr_journal=true
 startsecs=0
@@ -200,8 +208,8 @@ def test_journal_only_output_goes_straight_from_the_child_to_journald(
 def test_output_also_logged_to_a_file_reaches_journald_with_fields(
     jdaemon: JournalDaemon,
 ) -> None:
-    """The daemon reads that output anyway (for the file), so it sends each
-    line itself, with the process, group and channel fields."""
+    """The daemon reads that output anyway (for the file named), so it sends
+    each line itself, with the process, group and channel fields."""
     out = _wait_entries(jdaemon, 1, "SYSLOG_IDENTIFIER=jfile", "SUPERVISOR_CHANNEL=stdout")
     assert [(e["MESSAGE"], e["PRIORITY"]) for e in out] == [("file-1", "6")]
     assert out[0]["SUPERVISOR_PROCESS_NAME"] == "jfile"
@@ -214,6 +222,15 @@ def test_output_also_logged_to_a_file_reaches_journald_with_fields(
         10.0,
         "the log file too",
     )
+
+
+def test_the_journal_takes_the_place_of_an_auto_log_file(jdaemon: JournalDaemon) -> None:
+    _wait_entries(jdaemon, 2, "SYSLOG_IDENTIFIER=auto")
+    info = jdaemon.rpc.supervisor.getProcessInfo("auto")
+    assert info["stdout_logfile"] == "" and info["stderr_logfile"] == ""
+    assert jdaemon.rpc.supervisor.readProcessStdoutLog("auto", 0, 0) == "auto-1\n"
+    assert jdaemon.rpc.supervisor.readProcessStderrLog("auto", 0, 0) == "auto-err\n"
+    assert not list(jdaemon.workdir.glob("auto-*"))
 
 
 def test_rpc_reads_channel_back_from_the_journal(jdaemon: JournalDaemon) -> None:

@@ -386,6 +386,12 @@ def _channel(
             f"Use {channel}_syslog=true to enable syslog instead."
         )
         logfile, syslog = None, True
+    if journal and logfile is AUTO:
+        # The journal is then where this output is kept by default: an AUTO
+        # file next to it would double the disk use (and, with the daemon
+        # reading the pipe for the file, keep the daemon in the byte path).
+        # A path given explicitly still gets its file.
+        logfile = None
     if logfile is AUTO and not maxbytes:
         ctx.messages.warn(
             f"For [{r.section}], AUTO logging used for {key} without rollover, set maxbytes > 0 "

@@ -97,6 +97,17 @@ class FileFollower:
 
 def _attach(target: Any, wake: Callable[[], None]) -> Callable[[], None]:
     """Hook ``wake`` into the writer ``target``; returns the undo."""
+    wakers = getattr(target, "wakers", None)
+    if isinstance(wakers, list):
+        # Told that the file grew, without the bytes: an OutputChannel keeps
+        # its splice fast path, and the MainLog does not count it as an output.
+        wakers.append(wake)
+
+        def unwake() -> None:
+            if wake in wakers:
+                wakers.remove(wake)
+
+        return unwake
     observers = getattr(target, "observers", None)
     if isinstance(observers, list):  # an OutputChannel
 

@@ -22,7 +22,7 @@ from typing import Any, Callable, NamedTuple, Optional
 
 from ..config.model import LEVEL_TAGS, LOG_LEVELS, ParseMessage, SupervisordConfig
 from . import syslog_out
-from .rotating import LogFileError, RotatingFile
+from .rotating import LogFileError, LogFileResumed, RotatingFile
 
 CRITICAL = LOG_LEVELS["critical"]
 ERROR = LOG_LEVELS["error"]
@@ -80,8 +80,10 @@ def _encode(text: str) -> bytes:
 
 
 class _FileHandler:
-    def __init__(self, path: str, maxbytes: int, backups: int, on_error: Any) -> None:
-        self.file = RotatingFile(path, maxbytes, backups, on_error=on_error)
+    def __init__(
+        self, path: str, maxbytes: int, backups: int, on_error: Any, on_resume: Any
+    ) -> None:
+        self.file = RotatingFile(path, maxbytes, backups, on_error=on_error, on_resume=on_resume)
 
     def __call__(self, record: LogRecord) -> None:
         self.file.write(_encode(record.line()))
@@ -139,6 +141,11 @@ class MainLog:
         self._buffer_dropped = 0
         self._failing: set[int] = set()  # id() of extra handlers that raised
         self._reporting = False
+        self._file_failing = False
+        self._resumed: Optional[str] = None  # to log once the current record is out
+        # Told after each record is out, without it (``maintail -f``): not an
+        # output, so a failing file is still reported to stderr.
+        self.wakers: list[Callable[[], None]] = []
 
     @classmethod
     def buffering(cls, level: int = INFO) -> MainLog:
@@ -189,11 +196,14 @@ class MainLog:
         if logfile == "syslog":
             builtin.append(_SyslogHandler(syslog_sink))
         elif logfile is not None:
-            file_handler = _FileHandler(logfile, maxbytes, backups, self._file_error)
+            file_handler = _FileHandler(
+                logfile, maxbytes, backups, self._file_error, self._file_resumed
+            )
             builtin.append(file_handler)
         old = self._builtin
         self._builtin = builtin
         self._file = file_handler
+        self._file_failing = False
         for handler in old:
             _call_close(handler)
         if level is not None:
@@ -321,9 +331,30 @@ class MainLog:
                     self._report(f"log handler {handler!r} failed: {exc}", handler)
             else:
                 self._failing.discard(id(handler))
+        if self._file_failing and record.level >= WARN and self._file_is_the_only_output():
+            # The record went nowhere: warnings and errors still reach stderr
+            # (the journal, under systemd), like the failure itself.
+            _write_stderr(record)
+        for wake in self.wakers:
+            try:
+                wake()
+            except Exception:  # noqa: BLE001
+                pass
+        if self._resumed is not None:
+            text, self._resumed = self._resumed, None
+            self._emit(LogRecord(time.time(), WARN, text))
 
     def _file_error(self, exc: LogFileError) -> None:
+        self._file_failing = True
         self._report(str(exc), self._file)
+
+    def _file_resumed(self, notice: LogFileResumed) -> None:
+        # Logged after the record whose write succeeded, not in the middle of it.
+        self._file_failing = False
+        self._resumed = str(notice)
+
+    def _file_is_the_only_output(self) -> bool:
+        return not [h for h in self._builtin + self._extra if h is not self._file]
 
     def _report(self, text: str, broken: Any) -> None:
         """Tell the outputs other than ``broken`` about a logging failure;
@@ -340,12 +371,18 @@ class MainLog:
                 except Exception:  # noqa: BLE001
                     pass
             if not others:
-                try:
-                    os.write(2, _encode(record.line()))
-                except OSError:
-                    pass
+                _write_stderr(record)
         finally:
             self._reporting = False
+
+
+def _write_stderr(record: LogRecord) -> None:
+    data = memoryview(_encode(record.line()))
+    try:
+        while data:
+            data = data[os.write(2, data) :]
+    except OSError:
+        pass
 
 
 def _call_close(handler: Any) -> None:

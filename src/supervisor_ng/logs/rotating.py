@@ -1,11 +1,16 @@
-"""A size-rotated log file written with plain ``os.write``.
+"""A size-rotated log file written with plain ``os.write`` (or ``os.splice``).
 
 Used for child output (raw bytes) and, through :mod:`.mainlog`, for the
 daemon's own log.  It runs on the event loop, so it never raises from
 :meth:`RotatingFile.write`: a disk that fills up must not take the daemon
 down with it.  Failures go to an ``on_error`` callback, once per streak of
-failures, and every later write tries again, so logging resumes by itself
-once space is freed or the directory comes back.
+failures; the bytes that could not be written are dropped (never kept in
+memory: a full disk must not grow the daemon) and every later write tries
+again, so logging resumes by itself once space is freed or the directory
+comes back, which ``on_resume`` hears about.
+
+:meth:`RotatingFile.splice_from` moves a child's output from its pipe to the
+file inside the kernel, for channels where nothing else needs the bytes.
 """
 
 from __future__ import annotations
@@ -14,6 +19,17 @@ import errno
 import os
 import stat
 from typing import Callable, Optional
+
+# os.splice is Python 3.10+ (and Linux only); without it the caller reads and
+# calls write() instead.
+_splice = getattr(os, "splice", None)
+_SPLICE_F_NONBLOCK = getattr(os, "SPLICE_F_NONBLOCK", 2)
+# A splice failing with one of these will fail the same way every time: the
+# file (or file system) cannot take it.  Other errors (ENOSPC, EIO) belong to
+# the moment and go through write(), which reports them and drops the bytes.
+_NO_SPLICE_ERRORS = frozenset(
+    {errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP, errno.EBADF, errno.EXDEV, errno.ESPIPE}
+)
 
 _OPEN_FLAGS = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC | os.O_NOCTTY
 
@@ -38,10 +54,30 @@ class LogFileError(OSError):
         what = f"cannot {self.operation} log file {self.filename}: {reason}"
         if self.dropped:
             what += f" ({self.dropped} bytes of output dropped)"
-        return what + "; further errors are not reported until it recovers"
+        if self.operation == "rotate":
+            return what + "; it keeps growing until it can be rotated"
+        return (
+            what
+            + "; output is dropped until it can be written again (not reported again until then)"
+        )
+
+
+class LogFileResumed:
+    """What ``on_resume`` receives: a file that failed takes writes again."""
+
+    def __init__(self, path: str, dropped: int) -> None:
+        self.path = path
+        self.dropped = dropped  # bytes lost during the failure
+
+    def __str__(self) -> str:
+        return (
+            f"log file {self.path} is writable again; "
+            f"{self.dropped} bytes of output were dropped while it was not"
+        )
 
 
 ErrorCallback = Callable[[LogFileError], None]
+ResumeCallback = Callable[[LogFileResumed], None]
 
 
 class RotatingFile:
@@ -49,8 +85,9 @@ class RotatingFile:
 
     After a write leaves the file at ``maxbytes`` or more, it is renamed to
     ``path.1`` (older backups shift up, the oldest falls off) and a fresh
-    ``path`` is opened.  A write is never split across files, so a rotation
-    can neither lose nor repeat a byte.  ``maxbytes=0`` never rotates;
+    ``path`` is opened.  A write is never split across files (a splice is
+    cut at ``maxbytes`` instead), so a rotation can neither lose nor repeat
+    a byte.  ``maxbytes=0`` never rotates;
     ``backups=0`` truncates in place.  Devices, pipes and sockets (and
     /dev/stdout, /dev/fd/N, /proc/...) are written but never rotated.
 
@@ -68,17 +105,23 @@ class RotatingFile:
         *,
         lazy: bool = False,
         mode: int = 0o666,
+        on_resume: Optional[ResumeCallback] = None,
     ) -> None:
         self.path = path
         self.maxbytes = maxbytes
         self.backups = backups
         self.on_error = on_error
+        self.on_resume = on_resume
         self.dropped = 0  # bytes lost to write errors since construction
         self._fd: Optional[int] = None
+        self._splice_fd: Optional[int] = None  # the same file without O_APPEND
+        self._splice_ok = _splice is not None
         self._size = 0
+        self._regular = False
         self._rotatable = False
         self._closed = False
         self._failing = False  # inside a streak of open/write failures
+        self._streak_dropped = 0  # bytes dropped in the current streak
         self._rotate_failing = False
         self._mode = mode
         if not lazy:  # lazy: the file appears with the first byte written
@@ -120,9 +163,60 @@ class RotatingFile:
                 self._fd = None
             return
         self._size += written
-        self._failing = False
-        if self._rotatable and self.maxbytes > 0 and self._size >= self.maxbytes:
-            self._rotate()
+        self._written()
+
+    def splice_from(self, pipe: int, count: int) -> int:
+        """Move up to ``count`` bytes from the non-blocking ``pipe`` to the
+        file inside the kernel: the bytes never enter Python.
+
+        Returns the number of bytes moved, 0 when every writer of the pipe
+        has closed it, and -1 when the caller must read the pipe and call
+        :meth:`write` instead: splice is not available for this file, or the
+        write failed (``write`` then reports the error and drops the bytes,
+        so the pipe keeps being drained).  Raises :class:`BlockingIOError`
+        when the pipe is empty.
+
+        With rotation, at most the bytes left before ``maxbytes`` are moved,
+        then the file rotates: the file is full to the byte, and no byte is
+        lost or written twice across the rotation."""
+        if (
+            self._closed
+            or not self._splice_ok
+            or self._fd is None
+            or not self._regular
+            or self._failing
+        ):
+            # write() opens a file not open yet, and tries (and reports) while
+            # writes fail; splicing takes over again once one succeeds.
+            return -1
+        target = self._splice_fd
+        if target is None:
+            try:
+                # splice refuses O_APPEND files: a second descriptor of the
+                # same open file (the same inode even if it was renamed),
+                # positioned at the end before each splice.
+                target = os.open(
+                    f"/proc/self/fd/{self._fd}", os.O_WRONLY | os.O_CLOEXEC | os.O_NOCTTY
+                )
+            except OSError:
+                self._splice_ok = False
+                return -1
+            self._splice_fd = target
+        if self._rotatable and 0 <= self._size < self.maxbytes:
+            count = min(count, self.maxbytes - self._size)
+        try:
+            end = os.lseek(target, 0, os.SEEK_END)
+            moved = _splice(pipe, target, count, flags=_SPLICE_F_NONBLOCK)  # type: ignore[misc]
+        except BlockingIOError:
+            raise
+        except OSError as exc:
+            if exc.errno in _NO_SPLICE_ERRORS:
+                self._splice_ok = False
+            return -1
+        if moved:
+            self._size = end + moved
+            self._written()
+        return moved
 
     def reopen(self) -> None:
         """Close and reopen ``path`` (after it was moved away, for SIGUSR2).
@@ -169,6 +263,13 @@ class RotatingFile:
 
     # -- internals ---------------------------------------------------------
 
+    def _written(self) -> None:
+        if self._failing:
+            self._failing = False
+            self._resumed()
+        if self._rotatable and self.maxbytes > 0 and self._size >= self.maxbytes:
+            self._rotate()
+
     def _open(self, truncate: bool = False) -> None:
         flags = _OPEN_FLAGS | (os.O_TRUNC if truncate else 0)
         fd = self._open_fd(flags)
@@ -180,6 +281,7 @@ class RotatingFile:
         regular = stat.S_ISREG(st.st_mode)
         self._fd = fd
         self._size = st.st_size if regular else 0
+        self._regular = regular
         self._rotatable = regular and not self.path.startswith(_NO_ROTATE_PREFIXES)
 
     def _open_fd(self, flags: int) -> int:
@@ -195,12 +297,13 @@ class RotatingFile:
         return fd
 
     def _close_fd(self) -> None:
-        fd, self._fd = self._fd, None
-        if fd is not None:
-            try:
-                os.close(fd)
-            except OSError:
-                pass
+        for fd in (self._splice_fd, self._fd):
+            if fd is not None:
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
+        self._fd = self._splice_fd = None
 
     def _is_regular_path(self) -> bool:
         try:
@@ -247,7 +350,9 @@ class RotatingFile:
         self.dropped += dropped
         if not self._failing:
             self._failing = True
+            self._streak_dropped = 0
             self._report(LogFileError(operation, self.path, exc, dropped))
+        self._streak_dropped += dropped
 
     def _report(self, err: LogFileError) -> None:
         if self.on_error is None:
@@ -255,4 +360,12 @@ class RotatingFile:
         try:
             self.on_error(err)
         except Exception:  # noqa: BLE001 - a broken callback must not break logging
+            pass
+
+    def _resumed(self) -> None:
+        if self.on_resume is None:
+            return
+        try:
+            self.on_resume(LogFileResumed(self.path, self._streak_dropped))
+        except Exception:  # noqa: BLE001 - as in _report
             pass

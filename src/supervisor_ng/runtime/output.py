@@ -3,7 +3,21 @@
 Each channel is a non-blocking pipe watched with ``loop.add_reader``: the
 daemon wakes only when the child wrote something.  Bytes go, in order, through
 ANSI stripping (if asked), to the channel's log file, to syslog, to the main log
-at debug level, and to any output observers (events, journald, tails).
+at debug level, and to any output observers (events, journald).  ``wakers``
+are only told that the log file grew (``tail -f`` reads the file itself).
+
+When the log file is the only place the bytes go, they are moved from the
+pipe to the file with ``os.splice``, never entering Python (the fast path);
+any feature that needs to see the bytes (stripping, syslog, observers, events,
+capture mode, a listener's protocol, the debug echo) turns it off, chunk by
+chunk, so hooks added while the child runs take effect at once.
+
+A chatty child (64 KiB within 10 ms) is read on a timer instead of at every
+write: the daemon would otherwise wake for each page the child writes.  Its
+pipe is enlarged to 1 MiB and drained every 0.5-20 ms, the delay adapted to
+find the pipe a quarter to three quarters full, so each wake moves hundreds
+of KiB.  The child waits on the daemon at most that delay (and only if it
+fills the pipe meanwhile); a quiet child goes back to being read at once.
 
 Event hooks (set up by runtime/listener.py, all off by default): ``capture``
 splits out what the child writes between the XSUPERVISOR tokens (not logged;
@@ -15,7 +29,7 @@ listener's stdout.
 from __future__ import annotations
 
 import asyncio
-import errno
+import fcntl
 import os
 from typing import Callable, Optional
 
@@ -25,9 +39,24 @@ from ..logs.rotating import RotatingFile
 from ..logs.syslog_out import SyslogLineWriter
 
 READ_SIZE = 1 << 17  # stock reads at most 128 KiB at a time
+SPLICE_SIZE = 1 << 20  # most bytes asked of one splice
+WAKE_LIMIT = 1 << 20  # most bytes moved per wake, so other channels get their turn
+DRAIN_LIMIT = 1 << 24  # most bytes read when a channel is detached
+
+# Pacing of chatty channels (see the module docstring).
+PIPE_SIZE = 1 << 20  # asked for (fs.pipe-max-size, 1 MiB by default, for non-root)
+CHATTY_BYTES = 64 * 1024  # this much within CHATTY_WINDOW makes a channel chatty
+CHATTY_WINDOW = 0.01
+MIN_DELAY = 0.0005
+MAX_DELAY = 0.02
+QUIET_BYTES = 16 * 1024  # less than this per wake at MAX_DELAY: back to reading at once
+
+_F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)  # Linux values; Python 3.10+ names them
+_F_GETPIPE_SZ = getattr(fcntl, "F_GETPIPE_SZ", 1032)
 
 OutputObserver = Callable[[str, bytes], None]  # (channel, data)
 DataHook = Callable[[bytes], None]
+Waker = Callable[[], None]
 
 
 class OutputChannel:
@@ -47,10 +76,15 @@ class OutputChannel:
     ) -> None:
         self.channel = channel
         self.logfile = logfile
+        if logfile is not None and logfile.on_resume is None and logfile.on_error is not None:
+            # Whoever hears of the failure hears of the recovery too (the
+            # process logs whatever it is given, prefixed with its name).
+            logfile.on_resume = logfile.on_error  # type: ignore[assignment]
         self._stripper = AnsiStripper() if strip_ansi else None
         self._syslog = SyslogLineWriter(syslog_tag) if syslog_tag else None
         self._debug_echo = debug_echo
         self.observers: list[OutputObserver] = []
+        self.wakers: list[Waker] = []
         # -- event hooks --
         self.capture: Optional[Capture] = None
         self.on_message: Optional[DataHook] = None
@@ -58,12 +92,22 @@ class OutputChannel:
         self.protocol: Optional[DataHook] = None
         self._fd: Optional[int] = None
         self._loop: Optional[asyncio.AbstractEventLoop] = None
+        self._watching = False  # add_reader is in place (else a timer or nothing)
+        self._timer: Optional[asyncio.TimerHandle] = None
+        self._delay = 0.0  # 0: read at once; else the pause between reads
+        self._pipe_size = 0  # of a chatty channel's pipe, once enlarged
+        self._window_start = 0.0
+        self._window_bytes = 0
 
     def attach(self, fd: int, loop: asyncio.AbstractEventLoop) -> None:
         self.detach()
         self._fd = fd
         self._loop = loop
+        self._delay = 0.0
+        self._pipe_size = 0
+        self._window_bytes = 0
         loop.add_reader(fd, self._readable)
+        self._watching = True
 
     def detach(self) -> None:
         """Read what is left in the pipe, then stop watching it and close it."""
@@ -71,11 +115,29 @@ class OutputChannel:
         if fd is None:
             return
         self._drain()
-        if self._loop is not None:
-            self._loop.remove_reader(fd)
+        self._unwatch()
         os.close(fd)
         self._fd = None
         self._end_capture()
+
+    @property
+    def attached(self) -> bool:
+        """A pipe is being read (until its end, or :meth:`detach`)."""
+        return self._fd is not None
+
+    @property
+    def fast_path(self) -> bool:
+        """Whether the bytes can go from the pipe to the log file unseen."""
+        return (
+            self.logfile is not None
+            and self._stripper is None
+            and self._syslog is None
+            and self._debug_echo is None
+            and not self.observers
+            and self.capture is None
+            and self.log_events is None
+            and self.protocol is None
+        )
 
     def feed(self, data: bytes) -> None:
         if self.capture is None:
@@ -98,6 +160,8 @@ class OutputChannel:
                 self._syslog.write(data)
             for observer in self.observers:
                 observer(self.channel, data)
+            for wake in self.wakers:
+                wake()
         if self._debug_echo is not None:
             self._debug_echo(data)
         if self.log_events is not None:
@@ -128,28 +192,117 @@ class OutputChannel:
         fd = self._fd
         if fd is None:
             return
-        try:
-            data = os.read(fd, READ_SIZE)
-        except BlockingIOError:
+        moved, ended = self._move(fd, WAKE_LIMIT)
+        if self._fd != fd:
+            return  # a hook detached the channel meanwhile
+        if ended:
+            self.detach()  # EOF: every writer closed its end (the child and all it forked)
             return
-        except OSError as exc:
-            if exc.errno == errno.EINTR:
-                return
-            data = b""
-        if data:
+        delay = self._pace(moved)
+        loop = self._loop
+        assert loop is not None
+        if delay:
+            if self._watching:
+                loop.remove_reader(fd)
+                self._watching = False
+            self._timer = loop.call_later(delay, self._on_timer)
+        elif not self._watching:
+            loop.add_reader(fd, self._readable)
+            self._watching = True
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        self._readable()
+
+    def _move(self, fd: int, limit: int) -> tuple[int, bool]:
+        """Move what the pipe holds (up to about ``limit`` bytes) to where it
+        goes; returns (bytes moved, whether the stream ended)."""
+        moved = spliced = 0
+        ended = False
+        while moved < limit:
+            logfile = self.logfile
+            if logfile is not None and self.fast_path:
+                try:
+                    n = logfile.splice_from(fd, SPLICE_SIZE)
+                except BlockingIOError:
+                    break
+                if n > 0:
+                    moved += n
+                    spliced += n
+                    if n < SPLICE_SIZE:
+                        break  # the pipe is (most likely) empty: spare the EAGAIN
+                    continue
+                if n == 0:
+                    ended = True
+                    break
+                # n < 0: read it after all, so write() can report and drop it
+            try:
+                data = os.read(fd, READ_SIZE)
+            except BlockingIOError:
+                break
+            except OSError:
+                data = b""
+            if not data:
+                ended = True
+                break
+            moved += len(data)
             self.feed(data)
-            return
-        self.detach()  # EOF: every writer closed its end (the child and all it forked)
-        self._end_capture()
+            if self._fd != fd:
+                break  # a hook detached the channel: fd may be closed, even reused
+        if spliced:
+            for wake in self.wakers:
+                wake()
+        return moved, ended
+
+    def _pace(self, moved: int) -> float:
+        """The pause before the next read: 0 to read as soon as there is data."""
+        loop = self._loop
+        assert loop is not None
+        if not self._delay:
+            now = loop.time()
+            if now - self._window_start > CHATTY_WINDOW:
+                self._window_start = now
+                self._window_bytes = 0
+            self._window_bytes += moved
+            if self._window_bytes < CHATTY_BYTES:
+                return 0.0
+            self._pipe_size = self._enlarge_pipe()
+            self._delay = MIN_DELAY
+            return self._delay
+        quarter = self._pipe_size // 4
+        if moved >= 3 * quarter:
+            self._delay = max(MIN_DELAY, self._delay / 2)
+        elif moved < quarter:
+            if self._delay >= MAX_DELAY and moved < QUIET_BYTES:
+                self._delay = 0.0
+                self._window_bytes = 0
+                return 0.0
+            self._delay = min(MAX_DELAY, self._delay * 2)
+        return self._delay
+
+    def _enlarge_pipe(self) -> int:
+        fd = self._fd
+        assert fd is not None
+        try:
+            fcntl.fcntl(fd, _F_SETPIPE_SZ, PIPE_SIZE)
+        except OSError:
+            pass  # over the user's pipe quota or above pipe-max-size: keep what it has
+        try:
+            return int(fcntl.fcntl(fd, _F_GETPIPE_SZ))
+        except OSError:
+            return 1 << 16
+
+    def _unwatch(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if self._watching and self._loop is not None and self._fd is not None:
+            self._loop.remove_reader(self._fd)
+        self._watching = False
 
     def _drain(self) -> None:
         fd = self._fd
         assert fd is not None
-        while True:
-            try:
-                data = os.read(fd, READ_SIZE)
-            except (BlockingIOError, OSError):
-                return
-            if not data:
-                return
-            self.feed(data)
+        # Bounded: a grandchild that keeps the pipe open and writes without
+        # pause must not keep the loop here forever.
+        self._move(fd, DRAIN_LIMIT)

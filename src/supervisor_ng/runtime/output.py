@@ -227,10 +227,10 @@ class OutputChannel:
                 except BlockingIOError:
                     break
                 if n > 0:
+                    # Go on until EAGAIN: a short splice may only mean the
+                    # file rotated after it, and a drain must get it all.
                     moved += n
                     spliced += n
-                    if n < SPLICE_SIZE:
-                        break  # the pipe is (most likely) empty: spare the EAGAIN
                     continue
                 if n == 0:
                     ended = True

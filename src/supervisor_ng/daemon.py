@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import fcntl
 import os
+import pwd
 import resource
 import signal
 import sys
@@ -204,9 +205,10 @@ class Daemon:
             usage_error(PROG, "Can't drop privilege as nonroot user")
         assert sd.gid is not None
         try:
-            if sd.user is not None and not sd.user.isdigit():
-                os.initgroups(sd.user, sd.gid)
-            else:
+            try:
+                # The passwd name, also for user=<uid>: groups list members by name.
+                os.initgroups(pwd.getpwuid(sd.uid).pw_name, sd.gid)
+            except KeyError:
                 os.setgroups([])
             os.setgid(sd.gid)
             os.setuid(sd.uid)

@@ -42,6 +42,8 @@ def read_text(path: str) -> str:
         raise ConfigError(f"could not read config file {path!r}: not UTF-8 text ({exc})") from None
     except OSError as exc:
         raise ConfigError(f"could not read config file {path!r}: {exc.strerror or exc}") from None
+    except ValueError as exc:  # a NUL byte in the path
+        raise ConfigError(f"could not read config file {path!r}: {exc}") from None
 
 
 def _comment_start(line: str) -> Optional[int]:

@@ -117,7 +117,10 @@ def _read_includes(doc: IniDocument, here: str, env_vars: dict, messages: Messag
     included = []
     for pattern in patterns:
         pattern = os.path.join(here, pattern)
-        matches = glob.glob(pattern)
+        try:
+            matches = glob.glob(pattern)
+        except ValueError as exc:  # a NUL byte in the pattern
+            raise reader.error("files", f"{pattern!r} is not a usable file pattern: {exc}") from None
         if not matches:
             messages.warn(f'No file matches via include "{pattern}"')
             continue

@@ -38,6 +38,10 @@ from .reader import Messages, SectionReader, section_error
 
 DEFAULT_RESULT_HANDLER = "supervisor.dispatchers:default_handler"
 DEFAULT_MAXBYTES = 50 * 1024 * 1024
+# Every process of a program is a record built at load time (also on a
+# reread, inside the running daemon): a typo such as numprocs=30000000 would
+# hang the daemon and eat its memory, so an absurd count is refused.
+MAX_NUMPROCS = 100_000
 
 
 @dataclass
@@ -295,6 +299,8 @@ def _processes(ctx: Context, section: str, group_name: str) -> list[ProcessConfi
     umask = r.value("umask", dt.octal, None)
     name_template = r.convert("process_name", dt.name, r.raw("process_name") or "%(program_name)s")
 
+    if numprocs > MAX_NUMPROCS:
+        raise r.error("numprocs", f"{numprocs} is more than the {MAX_NUMPROCS} processes one program may have")
     if numprocs > 1 and "%(process_num)" not in name_template:
         raise r.error(
             "process_name", "with numprocs > 1 the process name must contain %(process_num)"

@@ -31,7 +31,7 @@ from ..config.model import Config, HttpServerConfig
 from ..logs import journal_reader
 from ..logs.mainlog import TRACE
 from ..names import split_namespec
-from ..rpc.codec import ParseError, dump_fault, dump_response, parse_request_async
+from ..rpc.codec import BodyTooLarge, ParseError, dump_fault, dump_response, parse_request_stream
 from ..rpc.faults import RPCError
 from ..rpc.registry import Registry, SystemNamespace
 from ..rpc.stats_api import StatsNamespace
@@ -346,14 +346,21 @@ class ControlPlane:
             return _error(400)
         if request.content_length is not None and request.content_length > MAX_BODY:
             return _error(413)
+        head = bytearray()  # what the log quotes of the body
+
+        async def read(size: int) -> bytes:
+            chunk = await request.content.read(size)
+            if len(head) < 200:
+                head.extend(chunk[: 200 - len(head)])
+            return chunk
+
         try:
-            body = await request.read()
-        except web.HTTPRequestEntityTooLarge:
+            # Parsed as it arrives, never held whole (see parse_request_stream).
+            method, params = await parse_request_stream(read, MAX_BODY)
+        except BodyTooLarge:
             return _error(413)
-        try:
-            method, params = await parse_request_async(body)
         except ParseError as exc:
-            self.log.error(f"XML-RPC request data {body[:200]!r} is invalid: {exc}")
+            self.log.error(f"XML-RPC request data {bytes(head)!r} is invalid: {exc}")
             return _error(400)
         trace = self.log.enabled_for(TRACE)
         if trace:
@@ -375,11 +382,11 @@ class ControlPlane:
             raise
         except Exception:  # noqa: BLE001 - report, answer 500, keep serving
             self.log.critical(
-                f"Handling XML-RPC request with data {body[:200]!r} raised an unexpected "
+                f"Handling XML-RPC request with data {bytes(head)!r} raised an unexpected "
                 f"exception: {traceback.format_exc()}"
             )
             return _error(500)
-        return web.Response(body=payload, content_type="text/xml")
+        return await _send_xml(request, payload)
 
     async def _logtail(self, request: web.BaseRequest) -> web.StreamResponse:
         if request.method != "GET":
@@ -438,6 +445,18 @@ def _error(status: int) -> web.Response:
     reason = _REASONS.get(status, "Error")
     body = f"<html><head><title>{status} {reason}</title></head><body><h1>{status} {reason}</h1></body></html>\n"
     return web.Response(status=status, text=body, content_type="text/html")
+
+
+async def _send_xml(request: web.BaseRequest, payload: bytes) -> web.StreamResponse:
+    """Write the answer out rather than keep it in a Response: aiohttp keeps
+    a connection's last response alive while the connection idles (30 min),
+    and an answer can be megabytes."""
+    response = web.StreamResponse(headers={"Content-Type": "text/xml"})
+    response.content_length = len(payload)
+    await response.prepare(request)
+    await response.write(payload)
+    await response.write_eof()
+    return response
 
 
 def _unauthorized() -> web.Response:

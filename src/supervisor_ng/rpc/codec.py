@@ -25,7 +25,8 @@ import base64
 import datetime
 import re
 import time
-from typing import Any, Optional
+from collections.abc import Awaitable
+from typing import Any, Callable, Optional
 from xml.parsers import expat
 
 MAX_DEPTH = 256  # element nesting; real requests use < 10
@@ -101,21 +102,37 @@ class RequestParser:
         parser.StartElementHandler = self._start
         parser.EndElementHandler = self._end
         parser.CharacterDataHandler = self._text
-        self._parser = parser
+        self._parser: Optional[Any] = parser
         self._stack: list[_Frame] = []
         self.method: Optional[str] = None
         self.params: Optional[tuple[Any, ...]] = None
 
     def feed(self, data: bytes) -> None:
-        self._parse(data, False)
+        try:
+            self._parse(data, False)
+        except ParseError:
+            self._release()
+            raise
 
     def close(self) -> tuple[str, tuple[Any, ...]]:
-        self._parse(b"", True)
+        try:
+            self._parse(b"", True)
+        finally:
+            self._release()
         if not self.method:
             raise ParseError("no method name")
         return self.method, self.params if self.params is not None else ()
 
+    def _release(self) -> None:
+        # The expat parser holds our bound methods as its handlers: a cycle
+        # that only the cyclic GC would free, and with it the parsed params
+        # (a 9 MB string per request piled up until a full collection).
+        self._parser = None
+        self._stack = []
+
     def _parse(self, data: bytes, final: bool) -> None:
+        if self._parser is None:
+            raise ParseError("the request was already parsed")
         try:
             self._parser.Parse(data, final)
         except expat.ExpatError as exc:
@@ -124,6 +141,8 @@ class RequestParser:
             raise
         except (ValueError, TypeError, UnicodeError, OverflowError) as exc:
             raise ParseError(f"bad value: {exc}") from None
+        except LookupError as exc:  # <?xml encoding="..."?> names no codec Python has
+            raise ParseError(f"unsupported encoding: {exc}") from None
 
     def _start(self, tag: str, _attrs: dict) -> None:
         if len(self._stack) >= MAX_DEPTH:
@@ -189,6 +208,34 @@ async def parse_request_async(body: bytes) -> tuple[str, tuple[Any, ...]]:
         if start:
             await asyncio.sleep(0)
         parser.feed(bytes(view[start : start + PARSE_CHUNK]))
+    return parser.close()
+
+
+class BodyTooLarge(ParseError):
+    """The body is over the size limit (HTTP 413)."""
+
+
+async def parse_request_stream(
+    read: Callable[[int], Awaitable[bytes]], limit: int
+) -> tuple[str, tuple[Any, ...]]:
+    """Parse a body as it arrives (``read(n)`` gives up to n bytes, b"" at
+    its end), refusing more than ``limit`` bytes (:class:`BodyTooLarge`).
+
+    No copy of the body is kept: aiohttp keeps a connection's last request
+    alive while the connection idles, and with it a body read whole (up to
+    the limit, per idle client).
+    """
+    parser = RequestParser()
+    total = 0
+    while True:
+        chunk = await read(PARSE_CHUNK)
+        if not chunk:
+            break
+        total += len(chunk)
+        if total > limit:
+            parser._release()
+            raise BodyTooLarge(f"more than {limit} bytes")
+        parser.feed(chunk)
     return parser.close()
 
 

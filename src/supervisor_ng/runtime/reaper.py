@@ -33,12 +33,29 @@ class Reaper:
         self._watched: dict[int, ExitCallback] = {}
         self.on_unknown = on_unknown  # pids nobody watches
         self._loop: Optional[asyncio.AbstractEventLoop] = None
+        self._scheduled = False
 
     def install(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
-        loop.add_signal_handler(signal.SIGCHLD, self.reap)
+        self._scheduled = False
+        loop.add_signal_handler(signal.SIGCHLD, self._wake)
         # A child may have exited before the handler existed.
-        loop.call_soon(self.reap)
+        self._wake()
+
+    def _wake(self) -> None:
+        # asyncio queues one callback per SIGCHLD it read from its self-pipe.
+        # Reaping (and respawning) once per signal let a program that dies as
+        # fast as it starts queue thousands of reaps in one loop iteration,
+        # each forking more children: the loop never reached its selector
+        # again, the self-pipe filled up and later signals (SIGTERM too) were
+        # dropped.  One waitpid sweep per loop iteration serves them all.
+        if not self._scheduled and self._loop is not None:
+            self._scheduled = True
+            self._loop.call_soon(self._sweep)
+
+    def _sweep(self) -> None:
+        self._scheduled = False
+        self.reap()
 
     def uninstall(self) -> None:
         if self._loop is not None:

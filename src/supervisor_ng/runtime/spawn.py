@@ -16,6 +16,7 @@ from __future__ import annotations
 import errno
 import functools
 import os
+import pwd
 import shlex
 import signal
 import stat
@@ -255,6 +256,9 @@ def _posix_spawn(req: SpawnRequest, stdin: int, stdout: int, stderr: int) -> int
 
 
 def _fork_exec(req: SpawnRequest, stdin: int, stdout: int, stderr: int) -> int:
+    # Groups list their members by name: user=<uid> needs the passwd name to
+    # get the user's supplementary groups (looked up here, not in the child).
+    group_user = _passwd_name(req.uid) if req.user is not None else None
     try:
         pid = os.fork()
     except OSError as exc:
@@ -275,8 +279,8 @@ def _fork_exec(req: SpawnRequest, stdin: int, stdout: int, stderr: int) -> int:
         signal.pthread_sigmask(signal.SIG_SETMASK, ())
         step = f"setuid to {req.uid}"
         assert req.uid is not None and req.gid is not None
-        if req.user is not None:
-            os.initgroups(req.user, req.gid)
+        if group_user is not None:
+            os.initgroups(group_user, req.gid)
         else:
             os.setgroups([])
         os.setgid(req.gid)
@@ -296,6 +300,13 @@ def _fork_exec(req: SpawnRequest, stdin: int, stdout: int, stderr: int) -> int:
         finally:
             os._exit(127)
     os._exit(127)
+
+
+def _passwd_name(uid: Optional[int]) -> Optional[str]:
+    try:
+        return pwd.getpwuid(uid).pw_name if uid is not None else None
+    except KeyError:
+        return None
 
 
 def _errname(exc: OSError) -> str:

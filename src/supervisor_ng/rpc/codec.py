@@ -257,9 +257,62 @@ def _escape(text: str) -> str:
     return text
 
 
+class EncodedStruct(dict):
+    """A struct whose members are already marshalled (``members_xml``: pieces
+    made by :func:`dump_members`, written one after the other as they are).
+    It is still the dict it encodes, for callers in the daemon that read it
+    rather than send it.  getAllProcessInfo keeps most of each process's
+    members encoded between state changes instead of marshalling them anew
+    on every call."""
+
+    __slots__ = ("members_xml",)
+
+    def __init__(self, items: dict[str, Any], members_xml: tuple[str, ...]) -> None:
+        super().__init__(items)
+        self.members_xml: Optional[tuple[str, ...]] = members_xml
+
+    # Changed after it was made, it is marshalled as the plain dict it now is.
+    def __setitem__(self, key: str, value: Any) -> None:
+        self.members_xml = None
+        super().__setitem__(key, value)
+
+    def __delitem__(self, key: str) -> None:
+        self.members_xml = None
+        super().__delitem__(key)
+
+    def _changed(name: str) -> Any:  # builds the methods below (not one itself)
+        def method(self: EncodedStruct, *args: Any, **kwargs: Any) -> Any:
+            self.members_xml = None
+            return getattr(dict, name)(self, *args, **kwargs)
+
+        return method
+
+    update = _changed("update")
+    setdefault = _changed("setdefault")
+    pop = _changed("pop")
+    popitem = _changed("popitem")
+    clear = _changed("clear")
+    __ior__ = _changed("__ior__")
+    del _changed
+
+
+def dump_members(items: dict[str, Any]) -> str:
+    """The ``<member>`` elements of a struct with ``items``, as :func:`_dump` writes them."""
+    out: list[str] = []
+    for key, item in items.items():
+        out.append(f"<member>\n<name>{_escape(str(key))}</name>\n")
+        _dump(item, out)
+        out.append("</member>\n")
+    return "".join(out)
+
+
 def _dump(value: Any, out: list[str]) -> None:
+    if type(value) is EncodedStruct and value.members_xml is not None:
+        out.append("<value><struct>\n")
+        out.extend(value.members_xml)
+        out.append("</struct></value>\n")
     # bool before int: True is an int too.
-    if value is True or value is False:
+    elif value is True or value is False:
         out.append(f"<value><boolean>{int(value)}</boolean></value>\n")
     elif isinstance(value, str):
         out.append(f"<value><string>{_escape(value)}</string></value>\n")

@@ -8,11 +8,14 @@ read the other keys directly.
 from __future__ import annotations
 
 import datetime
+import functools
 import time
+import weakref
 from typing import TYPE_CHECKING, Any, Optional
 
 from ..config.model import AUTO, ChannelLogConfig, GroupConfig, ProcessConfig
 from ..core.states import ProcessState
+from .codec import EncodedStruct, dump_members
 
 if TYPE_CHECKING:
     from ..runtime.child import Process
@@ -29,11 +32,9 @@ def capped_int(value: float) -> int:
 
 def describe(state: int, start: int, stop: int, now: int, pid: int, spawnerr: str, name: str) -> str:
     if state == ProcessState.RUNNING:
-        # Whole seconds on both ends, as stock computes it.
-        uptime = datetime.datetime(*time.gmtime(now)[:6]) - datetime.datetime(*time.gmtime(start)[:6])
-        if uptime < datetime.timedelta(0):  # the clock was set back
-            uptime = datetime.timedelta(0)
-        return f"pid {pid}, uptime {uptime}"
+        # Whole seconds on both ends, as stock computes it (its UTC datetimes
+        # differ by exactly now - start); none if the clock was set back.
+        return f"pid {pid}, uptime {datetime.timedelta(seconds=max(0, now - start))}"
     if state in (ProcessState.FATAL, ProcessState.BACKOFF):
         return spawnerr or f'unknown error (try "tail {name}")'
     if state in (ProcessState.STOPPED, ProcessState.EXITED):
@@ -44,29 +45,44 @@ def describe(state: int, start: int, stop: int, now: int, pid: int, spawnerr: st
 
 
 def process_info(proc: Process, now: Optional[float] = None) -> dict[str, Any]:
+    """One getProcessInfo struct, partly marshalled already (see EncodedStruct)."""
     start = capped_int(proc.start_time)
     stop = capped_int(proc.stop_time)
     now_i = capped_int(time.time() if now is None else now)
     state = proc.state
     spawnerr = proc.spawnerr or ""
+    pid = proc.pid
+    exitstatus = proc.exitstatus or 0
     stdout_logfile = proc.stdout_logfile or ""
-    info = {
-        "name": proc.name,
-        "group": proc.group.name,
-        "start": start,
-        "stop": stop,
-        "now": now_i,
+    before = {"name": proc.name, "group": proc.group.name, "start": start, "stop": stop}
+    after = {
         "state": int(state),
         "statename": state.name,
         "spawnerr": spawnerr,
-        "exitstatus": proc.exitstatus or 0,
+        "exitstatus": exitstatus,
         "logfile": stdout_logfile,
         "stdout_logfile": stdout_logfile,
         "stderr_logfile": proc.stderr_logfile or "",
-        "pid": proc.pid,
+        "pid": pid,
     }
-    info["description"] = describe(state, start, stop, now_i, proc.pid, spawnerr, proc.name)
-    return info
+    key = (start, stop, state, spawnerr, exitstatus, pid)
+    cached = _encoded.get(proc)
+    if cached is None or cached[0] != key:
+        cached = _encoded[proc] = (key, dump_members(before), dump_members(after))
+    description = describe(state, start, stop, now_i, pid, spawnerr, proc.name)
+    info = {**before, "now": now_i, **after, "description": description}
+    xml = (cached[1], _now_member(now_i), cached[2], dump_members({"description": description}))
+    return EncodedStruct(info, xml)
+
+
+# Per process: the XML of the members of its last getProcessInfo struct that
+# change only with its state (all but now and description).
+_encoded: weakref.WeakKeyDictionary[Process, tuple[Any, str, str]] = weakref.WeakKeyDictionary()
+
+
+@functools.lru_cache(maxsize=2)
+def _now_member(now: int) -> str:
+    return dump_members({"now": now})
 
 
 def _logfile_value(value: object) -> object:

@@ -27,7 +27,7 @@ from ..core.states import (
 )
 from ..logs import journal_reader, reader
 from ..names import make_namespec, split_namespec
-from ..runtime.spawn import SpawnError, resolve_command
+from ..runtime.spawn import SpawnError
 from . import info
 from .faults import Faults, RPCError
 from .stdin import write_stdin
@@ -200,11 +200,13 @@ class SupervisorNamespace:
     @staticmethod
     def _check_command(sv: Supervisor, proc: Process) -> None:
         """Refuse at once a start that could only fail (stock's pre-check)."""
-        env = dict(sv.base_env)
-        env.update(sv.config.supervisord.environment)
-        env.update(proc.config.environment)
+        # The PATH the child would get: its own environment wins, as in the spawn.
+        path = sv.base_env.get("PATH", os.defpath)
+        for key, value in (*sv.config.supervisord.environment, *proc.config.environment):
+            if key == "PATH":
+                path = value
         try:
-            resolve_command(proc.config.command, env.get("PATH", os.defpath))
+            sv.resolve_command(proc.config.command, path)
         except SpawnError as exc:
             text = str(exc)
             if text.startswith("can't find command"):

@@ -17,7 +17,7 @@ from ..logs.rotating import LogFileError, RotatingFile
 from .journal_output import direct_streams, wire_journal
 from .listener import wire_output_events
 from .output import OutputChannel
-from .spawn import ChildPipes, SpawnError, SpawnRequest, child_environment, resolve_command, spawn
+from .spawn import ChildPipes, SpawnError, SpawnRequest, child_environment, spawn
 from .tree import is_alive, kill_survivors, signal_tree, tree_members
 
 if TYPE_CHECKING:
@@ -157,7 +157,7 @@ class Process:
         now = time.monotonic()
         streams = direct_streams(self)
         try:
-            filename, argv = resolve_command(config.command, env.get("PATH", os.defpath))
+            filename, argv = sv.resolve_command(config.command, env.get("PATH", os.defpath))
             pid, pipes = spawn(
                 SpawnRequest(
                     filename=filename,
@@ -214,9 +214,7 @@ class Process:
             return []
         try:
             if action.whole_tree:
-                self._tree.update(
-                    tree_members(pid, self.config.group, self.config.name, self.supervisor.pids())
-                )
+                self._tree.update(self._tree_members(pid))
                 self._tree_deadline = time.monotonic() + self.config.stopwaitsecs
                 signal_tree(pid, action.sig, self._tree)
             else:
@@ -227,10 +225,14 @@ class Process:
             return self.machine.kill_failed(str(exc))
         return []
 
+    def _tree_members(self, pid: int) -> dict[int, psutil.Process]:
+        sv = self.supervisor
+        return tree_members(pid, self.config.group, self.config.name, sv.pids(), sv.process_table())
+
     def _finish_tree(self, pid: int) -> None:
         """The main process is gone; descendants that outlived it get SIGKILL
         once stopwaitsecs (counted from the stop signal) have passed."""
-        self._tree.update(tree_members(pid, self.config.group, self.config.name, self.supervisor.pids()))
+        self._tree.update(self._tree_members(pid))
         members = {p: proc for p, proc in self._tree.items() if is_alive(proc)}
         self._tree = {}
         if not members:

@@ -26,7 +26,8 @@ from .child import Process
 from .fcgi_socket import FcgiSocket
 from .listener import ListenerPool, process_state_observer
 from .reaper import Reaper, become_subreaper
-from .tree import is_alive
+from .spawn import resolve_command
+from .tree import ProcessTable, is_alive
 
 StateObserver = Callable[[Process, StateChanged], None]
 Predicate = Callable[[Process], bool]
@@ -109,6 +110,7 @@ class Supervisor:
         self.events = EventBus(config.supervisord.identifier)
         self.observers.append(process_state_observer(self.events))
         self.ticks: Optional[TickTimer] = None
+        self._memo: Optional[dict] = None
 
     # -- queries ----------------------------------------------------------------
 
@@ -122,6 +124,42 @@ class Supervisor:
 
     def pids(self) -> set[int]:
         return {p.pid for p in self.processes() if p.pid}
+
+    def process_table(self) -> ProcessTable:
+        """The host's process table, read once per turn of the loop: every
+        whole-tree stop made in one turn (stopAllProcesses, a group, the
+        exits the reaper collected together) shares one read of /proc."""
+        memo = self._turn_memo()
+        table = memo.get("process table")
+        if table is None:
+            table = memo["process table"] = ProcessTable()
+        return table
+
+    def resolve_command(self, command: str, path: str) -> tuple[str, list[str]]:
+        """:func:`~.spawn.resolve_command`, looked up once per turn of the
+        loop: starting hundreds of programs that run the same command (each
+        checked by the API, then spawned) searches PATH once, not twice per
+        program.  Failures are not remembered."""
+        memo = self._turn_memo()
+        key = ("command", command, path)
+        found = memo.get(key)
+        if found is None:
+            found = memo[key] = resolve_command(command, path)
+        filename, argv = found
+        return filename, list(argv)
+
+    def _turn_memo(self) -> dict:
+        """What was read from the system in this turn of the loop; forgotten
+        when the loop turns, since anything may have changed by then."""
+        if self._memo is None:
+            if self.loop is None:  # not running: nothing to share with
+                return {}
+            self._memo = {}
+            self.loop.call_soon(self._forget_memo)
+        return self._memo
+
+    def _forget_memo(self) -> None:
+        self._memo = None
 
     def serverurl_for(self, pconfig: ProcessConfig) -> Optional[str]:
         if pconfig.serverurl is AUTO:

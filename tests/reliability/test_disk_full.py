@@ -130,7 +130,7 @@ def test_child_log_on_full_disk(daemon_factory, small_fs, tmp_path):
 
     filler.unlink()
     wait_until(lambda: log.stat().st_size > size_at_fault + 10_000, what="writing to resume")
-    resumed = re.escape(f"chatty: log file {log} is writable again")
+    resumed = "WARN " + re.escape(f"chatty: log file {log} is writable again")
     wait_until(lambda: re.search(resumed, d.read_log()), what="the resume message")
     data = log.read_bytes()
     assert data.startswith(before)

@@ -13,7 +13,7 @@ from ..config.model import AUTO, ChannelLogConfig, ProcessConfig
 from ..core.process import Action, Kill, Log, ProcessMachine, Spawn, StateChanged
 from ..core.states import ProcessState
 from ..logs.paths import auto_log_path
-from ..logs.rotating import LogFileError, RotatingFile
+from ..logs.rotating import LogFileError, LogFileResumed, RotatingFile
 from .journal_output import direct_streams, wire_journal
 from .listener import wire_output_events
 from .output import OutputChannel
@@ -269,6 +269,7 @@ class Process:
                 auto = log.logfile is AUTO
                 logfile = RotatingFile(
                     path, log.maxbytes, log.backups, on_error=self._log_error,
+                    on_resume=self._log_resumed,
                     lazy=auto, mode=0o600 if auto else 0o666,
                 )
             except OSError as exc:
@@ -288,4 +289,7 @@ class Process:
 
     def _log_error(self, err: LogFileError) -> None:
         self.supervisor.log.error(f"{self.config.name}: {err}")
+
+    def _log_resumed(self, note: LogFileResumed) -> None:
+        self.supervisor.log.warn(f"{self.config.name}: {note}")  # output was lost meanwhile
 

@@ -76,10 +76,6 @@ class OutputChannel:
     ) -> None:
         self.channel = channel
         self.logfile = logfile
-        if logfile is not None and logfile.on_resume is None and logfile.on_error is not None:
-            # Whoever hears of the failure hears of the recovery too (the
-            # process logs whatever it is given, prefixed with its name).
-            logfile.on_resume = logfile.on_error  # type: ignore[assignment]
         self._stripper = AnsiStripper() if strip_ansi else None
         self._syslog = SyslogLineWriter(syslog_tag) if syslog_tag else None
         self._debug_echo = debug_echo

@@ -13,7 +13,6 @@ import os
 import subprocess
 import sys
 import textwrap
-import uuid
 from pathlib import Path
 from typing import Callable, Optional
 
@@ -22,6 +21,7 @@ import pytest
 from supervisor_ng.logs import rotating
 from supervisor_ng.logs.rotating import LogFileError, LogFileResumed, RotatingFile
 from supervisor_ng.runtime.output import OutputChannel
+from tests.tmpfs import small_tmpfs
 
 HAVE_SPLICE = hasattr(os, "splice")
 needs_splice = pytest.mark.skipif(not HAVE_SPLICE, reason="os.splice needs Python 3.10+")
@@ -248,19 +248,8 @@ def test_without_splice_reads_and_writes(tmp_path, monkeypatch):
 
 @pytest.fixture
 def tiny_tmpfs(tmp_path):
-    mnt = tmp_path / "mnt"
-    mnt.mkdir()
-    res = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=1m", f"sng-logs-{uuid.uuid4().hex[:6]}", str(mnt)],
-        capture_output=True,
-        text=True,
-    )
-    if res.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {res.stderr.strip()}")
-    try:
+    with small_tmpfs(tmp_path, "1m") as mnt:
         yield mnt
-    finally:
-        subprocess.run(["umount", "-l", str(mnt)], check=False)
 
 
 def test_disk_full_keeps_draining_and_resumes(tiny_tmpfs, tmp_path):

@@ -12,15 +12,14 @@ from __future__ import annotations
 
 import errno
 import re
-import subprocess
 import sys
 import textwrap
-import uuid
 from pathlib import Path
 
 import pytest
 
 from tests.reliability.conftest import figures
+from tests.tmpfs import small_tmpfs
 from tests.waiting import wait_until
 
 CHATTY = textwrap.dedent(
@@ -42,20 +41,9 @@ LINE = re.compile(rb"^(\d{8}) \.{90}$")
 
 
 @pytest.fixture
-def small_fs(tmp_path: Path):
-    mnt = tmp_path / "logs-fs"
-    mnt.mkdir()
-    done = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=2m", f"sng-full-{uuid.uuid4().hex[:6]}", str(mnt)],
-        capture_output=True,
-        text=True,
-    )
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs (needs root): {done.stderr.strip()}")
-    try:
+def small_fs(tmp_path):
+    with small_tmpfs(tmp_path, "2m") as mnt:
         yield mnt
-    finally:
-        subprocess.run(["umount", "-l", str(mnt)], check=False)
 
 
 def fill(fs: Path) -> Path:

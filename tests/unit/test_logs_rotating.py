@@ -3,10 +3,9 @@ from __future__ import annotations
 import errno
 import os
 import random
-import subprocess
-import uuid
 
 import pytest
+from tests.tmpfs import small_tmpfs
 
 from supervisor_ng.logs.rotating import LogFileError, RotatingFile
 
@@ -278,19 +277,8 @@ def test_broken_callback_does_not_raise():
 
 @pytest.fixture
 def tiny_tmpfs(tmp_path):
-    mnt = tmp_path / "mnt"
-    mnt.mkdir()
-    res = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=64k", f"tmpfs-logs-{uuid.uuid4().hex[:6]}", str(mnt)],
-        capture_output=True,
-        text=True,
-    )
-    if res.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {res.stderr.strip()}")
-    try:
+    with small_tmpfs(tmp_path, "64k") as mnt:
         yield mnt
-    finally:
-        subprocess.run(["umount", "-l", str(mnt)], check=False)
 
 
 def test_enospc_reported_once_and_writes_resume(tiny_tmpfs):

@@ -6,8 +6,10 @@ from __future__ import annotations
 import base64
 import http.client
 import json
+import re
 from urllib.parse import unquote
 
+import psutil
 import pytest
 
 from tests.daemon_harness import Daemon, http_request
@@ -85,6 +87,25 @@ def test_stock_index_actions(d: Daemon):
     assert status == 301 and "refreshed" in _message(headers)
     status, _h, _b = get(d, "/index.html?action=explode&processname=cat")
     assert status == 400
+
+
+def test_page_without_javascript_lists_programs_with_stock_links(d: Daemon):
+    """What curl or a text browser gets: the table filled in by the server,
+    with links that do what stock's page links do."""
+    status, _h, body = get(d, "/")
+    page = body.decode()
+    rows = {m[1]: m[0] for m in re.findall(r'<span class="badge (\w+)">\w+</span></td><td>([^<]+)</td>', page)}
+    assert rows == {"cat": "RUNNING", "sleeper": "RUNNING", "workers:w1": "RUNNING"}
+    link = "index.html?processname=workers%3Aw1&amp;action=stop"
+    assert link in page and "tail.html?processname=workers%3Aw1" in page
+    pid = d.rpc.supervisor.getProcessInfo("workers:w1")["pid"]
+    status, headers, _ = get(d, "/" + link.replace("&amp;", "&"))
+    assert status == 301
+    page = get(d, headers["location"].split(str(d.port), 1)[1])[2].decode()
+    assert '<div id="message" class="message">workers:w1: stopped</div>' in page
+    assert '<span class="badge STOPPED">STOPPED</span></td><td>workers:w1</td>' in page
+    assert "index.html?processname=workers%3Aw1&amp;action=start" in page
+    assert not psutil.pid_exists(pid)
 
 
 def test_page_ok_and_assets(d: Daemon):

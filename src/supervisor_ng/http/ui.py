@@ -57,6 +57,30 @@ _LEGACY = {
 }
 
 
+_ROWS_PLACEHOLDER = '<tr class="empty"><td colspan="7">Loading…</td></tr>'
+_MESSAGE_PLACEHOLDER = '<div id="message" class="message" hidden></div>'
+
+
+def _static_row(proc: dict[str, Any]) -> str:
+    """One process as a table row with links (the page without JavaScript)."""
+    spec = proc["name"] if proc["group"] == proc["name"] else f"{proc['group']}:{proc['name']}"
+    q = html.escape(quote(spec))
+    state = html.escape(str(proc["statename"]))
+    running = proc["statename"] in ("RUNNING", "STARTING", "BACKOFF")
+    links = [("restart", "Restart"), ("stop", "Stop")] if running else [("start", "Start")]
+    links.append(("clearlog", "Clear log"))
+    actions_html = " ".join(
+        f'<a href="index.html?processname={q}&amp;action={action}">{label}</a>' for action, label in links
+    )
+    actions_html += f' <a href="tail.html?processname={q}">Tail</a>'
+    return (
+        f'<tr><td><span class="badge {state}">{state}</span></td>'
+        f"<td>{html.escape(spec)}</td><td>{html.escape(str(proc['description']))}</td>"
+        f'<td class="num"></td><td class="num"></td><td class="num"></td>'
+        f"<td>{actions_html}</td></tr>"
+    )
+
+
 def _no_store(response: web.StreamResponse) -> web.StreamResponse:
     response.headers["Cache-Control"] = "no-cache"
     return response
@@ -81,7 +105,7 @@ class WebUI:
         if path in ("/", "/index.html") and method in ("GET", "POST", "HEAD"):
             if request.query.get("action"):
                 return await self._legacy_action(request)
-            return self._asset("index.html")
+            return await self._index(request.query.get("message", ""))
         if path == "/tail.html" and method in ("GET", "POST", "HEAD"):
             return await self._tail_page(request)
         if path.startswith("/static/") and method in ("GET", "HEAD"):
@@ -112,6 +136,22 @@ class WebUI:
         if content_type.startswith("text/") or content_type.endswith("javascript"):
             response.charset = "utf-8"
         return _no_store(response)
+
+    async def _index(self, message: str) -> web.StreamResponse:
+        """The page with the table already filled in, as stock's page is:
+        without JavaScript (curl, a text browser) it still shows every
+        program with stock-style action links; the script then takes over."""
+        snap = await self.snapshot()
+        rows = "".join(_static_row(proc) for proc in snap["processes"])
+        if not rows:
+            rows = '<tr class="empty"><td colspan="7">No programs.</td></tr>'
+        template = (WEB_DIR / "index.html").read_text(encoding="utf-8")
+        page = template.replace(_ROWS_PLACEHOLDER, rows, 1)
+        if message:  # what an index.html?action=... did (the script shows it too)
+            page = page.replace(
+                _MESSAGE_PLACEHOLDER, f'<div id="message" class="message">{html.escape(message)}</div>', 1
+            )
+        return _no_store(web.Response(text=page, content_type="text/html", charset="utf-8"))
 
     # -- reads ---------------------------------------------------------------------
 

@@ -24,11 +24,13 @@ import click
 from . import SUPERVISOR_VERSION
 from .cli import HELP_OPTIONS, run_click, usage_error
 from .config.loader import config_search_paths, find_config_file, load
-from .config.model import Config, ConfigError
+from .config.model import LOG_LEVEL_NAMES, Config, ConfigError
+from .events.bus import SerialCounter
 from .http.server import ControlPlane, ControlSocketError
 from .logs import journal
 from .logs.mainlog import MainLog
 from .logs.paths import clean_auto_logs
+from .runtime.faults import Faults
 from .runtime.reaper import Reaper
 from .runtime.supervisor import Supervisor
 from .systemd.readiness import Readiness
@@ -55,7 +57,7 @@ _FLAG_OPTIONS = (
 @click.option("-l", "--logfile", metavar="FILENAME", help="the daemon's log file")
 @click.option("-y", "--logfile_maxbytes", metavar="BYTES", help="rotate the log at this size")
 @click.option("-z", "--logfile_backups", metavar="NUM", help="number of rotated logs to keep")
-@click.option("-e", "--loglevel", metavar="LEVEL", help="critical, error, warn, info, debug, trace or blather")
+@click.option("-e", "--loglevel", metavar="LEVEL", help=LOG_LEVEL_NAMES)
 @click.option("-j", "--pidfile", metavar="FILENAME", help="write the daemon's pid here")
 @click.option("-i", "--identifier", metavar="STR", help="identifier used by the API")
 @click.option("-q", "--childlogdir", metavar="DIRECTORY", help="directory for AUTO child logs")
@@ -141,9 +143,17 @@ class Daemon:
         return 0
 
     async def _serve(self) -> None:
+        # What outlives a configuration generation: the reaper, the event
+        # serial, where failures are reported.
         reaper = Reaper()
+        serial = SerialCounter()
+        faults = Faults(self.log)
         config = self.config
         loop = asyncio.get_running_loop()
+        # Whatever escapes a callback is logged with its traceback, and the
+        # daemon goes on (asyncio's default would print it to a stderr that
+        # is /dev/null once daemonized).
+        loop.set_exception_handler(faults.loop_handler)
         # Installed once for the daemon's whole life: a second SIGTERM while
         # shutting down, or one between generations, must not kill us.
         for sig in HANDLED_SIGNALS:
@@ -151,7 +161,9 @@ class Daemon:
         self.systemd.start(loop)
         try:
             while True:
-                supervisor = Supervisor(config, self.log, overrides=self.overrides, reaper=reaper)
+                supervisor = Supervisor(
+                    config, self.log, overrides=self.overrides, reaper=reaper, serial=serial, faults=faults
+                )
                 run = asyncio.ensure_future(supervisor.run())
                 # run() adds the groups before its first await: clients see the
                 # new generation only once it has them.
@@ -194,7 +206,7 @@ class Daemon:
             new_hard = hard if hard == resource.RLIM_INFINITY or hard >= want else want
             try:
                 resource.setrlimit(limit, (want, new_hard))
-            except (ValueError, OSError):
+            except (ValueError, OverflowError, OSError):
                 usage_error(
                     PROG,
                     f"{option}={want} needs a limit this environment does not allow "

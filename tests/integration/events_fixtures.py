@@ -8,6 +8,8 @@ The recorder listener appends every event it gets to a JSON-lines file, as
 - ``--fail N``      answer FAIL to the first N events it receives
 - ``--die-at N``    exit (status 1) without answering the N-th event, once
 - ``--hang-at N``   never answer the N-th event (and read nothing more), once
+- ``--hang-poolserial N`` the same for the event of that pool serial, whichever
+                    process of the pool gets it
 - ``--garbage-at N`` answer the N-th event with a line that is not a RESULT, once
 """
 
@@ -36,12 +38,14 @@ def opt(name):
     return int(args[args.index(name) + 1]) if name in args else 0
 
 fail, die_at, hang_at, garbage_at = opt("--fail"), opt("--die-at"), opt("--hang-at"), opt("--garbage-at")
+hang_poolserial = opt("--hang-poolserial") if "--hang-poolserial" in args else -1
 
 def once(tag):
-    marker = out + "." + tag
-    if os.path.exists(marker):
+    # Atomic: the processes of a pool share the marker.
+    try:
+        os.close(os.open(out + "." + tag, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+    except FileExistsError:
         return False
-    open(marker, "w").close()
     return True
 
 count = 0
@@ -52,7 +56,8 @@ while True:
         f.write(json.dumps({"headers": headers, "payload": payload, "pid": os.getpid()}) + "\n")
     if count == die_at and once("died"):
         os._exit(1)
-    if count == hang_at and once("hung"):
+    hang_here = count == hang_at or int(headers["poolserial"]) == hang_poolserial
+    if hang_here and once("hung"):
         while True:
             time.sleep(60)
     if count == garbage_at and once("garbage"):

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import signal
-import time
 
 from tests.integration.events_fixtures import (
     STOCK_PYTHON,
@@ -15,6 +14,7 @@ from tests.integration.events_fixtures import (
     wait_events,
     wait_until,
 )
+from tests.waiting import pipe_fill
 
 
 def key(e) -> tuple[str, str, str]:
@@ -25,6 +25,18 @@ def key(e) -> tuple[str, str, str]:
 def remote_events(rpc, count: int, prefix: str = "m") -> None:
     for i in range(count):
         rpc.sendRemoteCommEvent("t", f"{prefix}{i}")
+
+
+MARKER = "type:t\nmarker"
+
+
+def up_to_marker(rpc, out) -> list:
+    """Send one more event and return what the listener recording to
+    ``out`` got before it: a listener takes its pool's events one at a time
+    and in order, so anything still to come for it would come first."""
+    rpc.sendRemoteCommEvent("t", "marker")
+    events = wait_events(out, lambda ev: any(e["payload"] == MARKER for e in ev), what="the marker event")
+    return events[: [e["payload"] for e in events].index(MARKER)]
 
 
 def test_fail_puts_the_event_back_at_the_head(daemon_factory, tmp_path) -> None:
@@ -71,8 +83,13 @@ def test_listener_killed_by_a_signal_mid_event(daemon_factory, tmp_path) -> None
 
 def test_protocol_violation_is_unknown_and_gives_the_event_back(daemon_factory, tmp_path) -> None:
     cmd, out = recorder(tmp_path, "rec", "--garbage-at", "1")
-    d = daemon_factory(f"[eventlistener:rec]\ncommand={cmd}\nevents=REMOTE_COMMUNICATION\nstartsecs=0\n")
-    d.wait_state("rec", "RUNNING")
+    # A second pool on the same events: what it gets marks how far the daemon got.
+    witness_cmd, witness_out = recorder(tmp_path, "witness")
+    d = daemon_factory(
+        f"[eventlistener:rec]\ncommand={cmd}\nevents=REMOTE_COMMUNICATION\nstartsecs=0\n\n"
+        f"[eventlistener:witness]\ncommand={witness_cmd}\nevents=REMOTE_COMMUNICATION\nstartsecs=0\n"
+    )
+    d.wait_all()
     rpc = d.rpc.supervisor
     remote_events(rpc, 2)
     wait_until(lambda: "has entered the UNKNOWN state" in d.read_log(), what="the UNKNOWN warning")
@@ -82,13 +99,17 @@ def test_protocol_violation_is_unknown_and_gives_the_event_back(daemon_factory, 
         "WARN rec: has entered the UNKNOWN state and will no longer receive events, "
         "this usually indicates the process violated the eventlistener protocol\n"
     ) in log
-    time.sleep(0.3)
-    assert len(read_events(out)) == 1  # nothing more for a listener in UNKNOWN
-    # A restarted listener starts over and gets the event back, then the next one.
+    # Nothing more for a listener in UNKNOWN, not even once it says READY
+    # again (the daemon has read that line once it is in the capture log),
+    # nor when a later event is sent to every pool.
+    d.wait_until(lambda: rpc.readProcessStdoutLog("rec", 0, 0).endswith("garbage\nREADY\n"), what="READY again")
+    assert [e["payload"] for e in up_to_marker(rpc, witness_out)] == ["type:t\nm0", "type:t\nm1"]
+    assert len(read_events(out)) == 1
+    # A restarted listener starts over and gets the event back, then the next ones.
     rpc.stopProcess("rec")
     rpc.startProcess("rec")
-    events = wait_events(out, lambda ev: len(ev) >= 3)
-    assert [e["payload"] for e in events] == ["type:t\nm0", "type:t\nm0", "type:t\nm1"]
+    events = wait_events(out, lambda ev: len(ev) >= 4)
+    assert [e["payload"] for e in events] == ["type:t\nm0", "type:t\nm0", "type:t\nm1", MARKER]
     assert key(events[0]) == key(events[1])
 
 
@@ -117,12 +138,12 @@ def test_overflow_drops_the_oldest(daemon_factory, tmp_path) -> None:
     events = wait_events(out, lambda ev: len(ev) >= 4)
     assert [e["payload"] for e in events[1:]] == ["type:t\nm0", "type:t\nn8", "type:t\nn9"]
     assert f"discarding event {serial0 + 8}\n" in d.read_log()
-    time.sleep(0.3)
-    assert len(read_events(out)) == 4
+    assert len(up_to_marker(rpc, out)) == 4  # n7 was not given to anybody
 
 
 def test_events_go_to_the_first_ready_listener_of_a_pool(daemon_factory, tmp_path) -> None:
-    cmd, out = recorder(tmp_path, "rec", "--hang-at", "1")
+    # Whichever process gets m0 keeps it; which one that is, is the question.
+    cmd, out = recorder(tmp_path, "rec", "--hang-poolserial", "0")
     d = daemon_factory(
         f"[eventlistener:rec]\ncommand={cmd}\nprocess_name=%(program_name)s_%(process_num)d\nnumprocs=2\n"
         f"events=REMOTE_COMMUNICATION\nstartsecs=0\nstdout_logfile={tmp_path}/%(process_num)d.out\n"
@@ -174,13 +195,19 @@ autostart=false
     d.wait_state("stuck", "RUNNING")
     rpc = d.rpc.supervisor
     rpc.startProcess("big")
-    time.sleep(0.5)
+    stuck_pid = rpc.getProcessInfo("stuck")["pid"]
+
+    def stdin_full() -> bool:
+        waiting, capacity = pipe_fill(stuck_pid, 0)
+        return waiting >= capacity
+
+    wait_until(stdin_full, what="the stuck listener's stdin to fill up")
+    # A daemon that waited for that pipe would never answer (the proxy gives
+    # up after 30 s); one that does not answers at once.
     for _ in range(5):
-        t0 = time.monotonic()
         assert rpc.startProcess("other") is True
         assert rpc.stopProcess("other") is True
         assert rpc.getState()["statename"] == "RUNNING"
-        assert time.monotonic() - t0 < 2.0
     # Stopping the stuck listener works too (its stdin backlog is dropped).
     assert rpc.stopProcess("stuck") is True
     wait_until(lambda: rpc.getProcessInfo("stuck")["statename"] == "STOPPED")
@@ -204,9 +231,8 @@ def test_a_custom_result_handler_judges_the_answers(daemon_factory, tmp_path, mo
     )
     d.wait_state("rec", "RUNNING")
     remote_events(d.rpc.supervisor, 3)
-    events = wait_events(out, lambda ev: len(ev) >= 3)
-    time.sleep(0.3)
+    events = up_to_marker(d.rpc.supervisor, out)
     # FAIL was accepted by the handler: nothing came back.
-    assert [e["payload"] for e in read_events(out)] == ["type:t\nm0", "type:t\nm1", "type:t\nm2"]
+    assert [e["payload"] for e in events] == ["type:t\nm0", "type:t\nm1", "type:t\nm2"]
     assert [e["headers"]["poolserial"] for e in events] == ["0", "1", "2"]
     assert "event was rejected" not in d.read_log()

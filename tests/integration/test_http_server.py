@@ -87,7 +87,10 @@ class Stream:
         """Read chunks until predicate(body so far) holds."""
         deadline = time.monotonic() + timeout
         while not predicate(self.body):
-            self.sock.settimeout(max(deadline - time.monotonic(), 0.01))
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:  # data may keep coming without ever matching
+                raise AssertionError(f"not in the stream within {timeout} s; got {self.body[-500:]!r}")
+            self.sock.settimeout(remaining)
             chunk = self._read_chunk()
             if chunk == b"":
                 raise EOFError("stream ended")
@@ -237,7 +240,7 @@ def test_many_clients_at_once(daemon_factory):
         t.start()
     for t in threads:
         t.join(30)
-    assert errors == []
+    assert errors == [] and not any(t.is_alive() for t in threads)
 
 
 # -- sockets -------------------------------------------------------------------------------------
@@ -328,9 +331,7 @@ def test_logtail_streams_history_then_follows(daemon_factory):
         assert 1000 <= len(first) <= 1100  # about the last 1024 bytes
         last = int(first.rstrip().rsplit(b"line ", 1)[1])
         stream.body = first
-        t0 = time.monotonic()
         stream.read_until(lambda body: f"line {last + 5}\n".encode() in body)
-        assert time.monotonic() - t0 < 2.0
         numbers = [int(x.split()[1]) for x in stream.body.decode().splitlines()[1:]]
         assert numbers == list(range(numbers[0], numbers[0] + len(numbers)))
     finally:
@@ -404,9 +405,7 @@ def test_mainlogtail_follows_the_daemon_log(daemon_factory):
     try:
         stream.read_until(lambda b: b"supervisord started with pid" in b)
         d.rpc.supervisor.stopProcess("sleeper")
-        t0 = time.monotonic()
         stream.read_until(lambda b: b"stopped: sleeper" in b)
-        assert time.monotonic() - t0 < 1.0
     finally:
         stream.close()
 
@@ -472,11 +471,11 @@ def test_tail_f_ends_when_the_daemon_stops(daemon_factory):
     d = daemon_factory(TICKER)
     stream = Stream(d, "/logtail/ticker")
     stream.read_until(lambda b: b.count(b"\n") > 3)
-    t0 = time.monotonic()
+    # The stream stays open and unread: a daemon that waited for its client
+    # would be SIGKILLed by stop() (status -9), after STOP_TIMEOUT.
     assert d.stop() == 0
-    assert time.monotonic() - t0 < 5.0
-    with pytest.raises((EOFError, OSError)):
-        stream.read_until(lambda b: False, timeout=5)
+    with pytest.raises((EOFError, ConnectionError)):  # not a timeout: the stream ended
+        stream.read_until(lambda b: False)
     stream.close()
 
 

@@ -19,7 +19,9 @@ from typing import Callable, Optional
 import pytest
 
 from supervisor_ng.logs import rotating
+from supervisor_ng.logs.ansi import AnsiStripper
 from supervisor_ng.logs.rotating import LogFileError, LogFileResumed, RotatingFile
+from supervisor_ng.runtime.destinations import Destinations
 from supervisor_ng.runtime.output import OutputChannel
 from tests.tmpfs import small_tmpfs
 
@@ -119,7 +121,7 @@ def test_splice_with_rotation_keeps_every_line_once(tmp_path):
     path = tmp_path / "out.log"
     log = RotatingFile(str(path), maxbytes=100_000, backups=1000)
     spy = SpliceSpy(log)
-    channel = OutputChannel("stdout", log)
+    channel = OutputChannel("stdout", Destinations(logfile=log))
     wakes: list[None] = []
     channel.wakers.append(lambda: wakes.append(None))
     assert channel.fast_path
@@ -141,7 +143,7 @@ def test_splice_without_rotation_small_and_slow_writes(tmp_path):
     path = tmp_path / "out.log"
     log = RotatingFile(str(path))
     spy = SpliceSpy(log)
-    channel = OutputChannel("stdout", log)
+    channel = OutputChannel("stdout", Destinations(logfile=log))
     lines = 3000
     assert pump(channel, writer(tmp_path, lines, block=700, pause=0.0005)) == 0
     log.close()
@@ -150,19 +152,19 @@ def test_splice_without_rotation_small_and_slow_writes(tmp_path):
 
 
 @needs_splice
-def test_hook_added_midway_sees_the_rest_exactly(tmp_path):
-    """An observer that arrives while the child writes turns the fast path
-    off from the next chunk on: it sees a suffix of the output, the file has
-    all of it, and nothing is doubled at the switch."""
+def test_follower_added_midway_is_woken_and_splice_stays_on(tmp_path):
+    """A ``tail -f`` follower that arrives while the child writes is woken
+    as output arrives, without turning the fast path off: every byte is
+    still spliced, none read into Python."""
     path = tmp_path / "out.log"
     log = RotatingFile(str(path), maxbytes=1_000_000, backups=100)
     spy = SpliceSpy(log)
-    channel = OutputChannel("stdout", log)
-    seen: list[bytes] = []
+    channel = OutputChannel("stdout", Destinations(logfile=log))
+    wakes: list[int] = []
 
     def tick() -> None:
-        if not channel.observers and spy.moved > 1_000_000:
-            channel.observers.append(lambda _ch, data: seen.append(data))
+        if not channel.wakers and spy.moved > 1_000_000:
+            channel.wakers.append(lambda: wakes.append(spy.moved))
 
     lines = 100_000
     assert pump(channel, writer(tmp_path, lines, pause=0.001), tick=tick) == 0
@@ -170,9 +172,8 @@ def test_hook_added_midway_sees_the_rest_exactly(tmp_path):
     data, _files = read_all(path, 100)
     want = expected(lines)
     assert data == want
-    tail = b"".join(seen)
-    assert tail and want.endswith(tail)
-    assert spy.moved + len(tail) == len(want)
+    assert spy.moved == len(want)
+    assert wakes and wakes[0] > 1_000_000 and wakes[-1] == len(want)
 
 
 @needs_splice
@@ -182,7 +183,7 @@ def test_splice_into_lazy_file_without_backups(tmp_path):
     path = tmp_path / "auto.log"
     log = RotatingFile(str(path), maxbytes=30_000, backups=0, lazy=True, mode=0o600)
     spy = SpliceSpy(log)
-    channel = OutputChannel("stdout", log)
+    channel = OutputChannel("stdout", Destinations(logfile=log))
     lines = 20_000  # 1 MB
     assert pump(channel, writer(tmp_path, lines)) == 0
     log.close()
@@ -195,26 +196,25 @@ def test_splice_into_lazy_file_without_backups(tmp_path):
 
 
 def test_fast_path_only_when_nothing_else_needs_the_bytes(tmp_path):
-    def channel(**options) -> OutputChannel:
-        return OutputChannel("stdout", RotatingFile(str(tmp_path / "x.log")), **options)
+    """The destinations are fixed once built, and with them the fast path."""
 
-    assert channel().fast_path
-    assert not OutputChannel("stdout", None).fast_path
-    assert not channel(strip_ansi=True).fast_path
-    assert not channel(syslog_tag="x").fast_path
-    assert not channel(debug_echo=lambda data: None).fast_path
-    hooked = channel()
-    hooked.wakers.append(lambda: None)
-    assert hooked.fast_path  # a tail -f follower reads the file itself
-    hooked.observers.append(lambda ch, data: None)
-    assert not hooked.fast_path
-    for hook in ("log_events", "protocol", "on_message"):
-        c = channel()
-        setattr(c, hook, lambda data: None)
-        assert c.fast_path == (hook == "on_message")  # on_message comes with capture
-    c = channel()
-    c.capture = object()  # type: ignore[assignment]
-    assert not c.fast_path
+    def fast(**options: object) -> bool:
+        logfile = RotatingFile(str(tmp_path / "x.log"))
+        return OutputChannel("stdout", Destinations(logfile=logfile, **options)).fast_path  # type: ignore[arg-type]
+
+    def hook(data: bytes) -> None:
+        pass
+
+    assert fast()
+    assert not OutputChannel("stdout", Destinations()).fast_path
+    for option, value in (
+        ("stripper", AnsiStripper()), ("syslog", object()), ("journal", object()),
+        ("capture", object()), ("debug_echo", hook), ("log_events", hook), ("protocol", hook),
+    ):
+        assert not fast(**{option: value}), option
+    follower = OutputChannel("stdout", Destinations(logfile=RotatingFile(str(tmp_path / "y.log"))))
+    follower.wakers.append(lambda: None)
+    assert follower.fast_path  # a tail -f follower reads the file itself
 
 
 def test_strip_ansi_still_strips(tmp_path):
@@ -224,7 +224,7 @@ def test_strip_ansi_still_strips(tmp_path):
         "import os\nfor i in range(2000):\n    os.write(1, b'\\x1b[31m%05d\\x1b[0m\\n' % i)\n"
     )
     log = RotatingFile(str(path), maxbytes=5000, backups=100)
-    channel = OutputChannel("stdout", log, strip_ansi=True)
+    channel = OutputChannel("stdout", Destinations(logfile=log, stripper=AnsiStripper()))
     assert pump(channel, [sys.executable, str(script)]) == 0
     log.close()
     data, _files = read_all(path, 100)
@@ -237,7 +237,7 @@ def test_without_splice_reads_and_writes(tmp_path, monkeypatch):
     path = tmp_path / "out.log"
     log = RotatingFile(str(path), maxbytes=100_000, backups=1000)
     spy = SpliceSpy(log)
-    channel = OutputChannel("stdout", log)
+    channel = OutputChannel("stdout", Destinations(logfile=log))
     lines = 100_000
     assert pump(channel, writer(tmp_path, lines)) == 0
     log.close()
@@ -260,7 +260,7 @@ def test_disk_full_keeps_draining_and_resumes(tiny_tmpfs, tmp_path):
     errors: list[LogFileError] = []
     resumed: list[LogFileResumed] = []
     log = RotatingFile(str(path), on_error=errors.append, on_resume=resumed.append)
-    channel = OutputChannel("stdout", log)
+    channel = OutputChannel("stdout", Destinations(logfile=log))
     lines = 100_000  # 5 MB into 1 MB
     assert pump(channel, writer(tmp_path, lines)) == 0
     assert len(errors) == 1 and errors[0].errno == 28 and "dropped" in str(errors[0])

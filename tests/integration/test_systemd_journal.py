@@ -75,6 +75,7 @@ mkdir -p /run/systemd/journal /run/log/journal
 mount -t tmpfs tmpfs /run/systemd/journal
 mount --bind "$JDIR" /run/log/journal
 if [ -d /var/log/journal ]; then mount -t tmpfs tmpfs /var/log/journal; fi
+if [ -n "$JCONF" ]; then mount --bind "$JCONF" /etc/systemd/journald.conf; fi
 {journald} &
 echo $! > "$JPID"
 i=0
@@ -109,15 +110,19 @@ def _namespace_works() -> bool:
 class JournalDaemon(Daemon):
     """Our supervisord, run in a mount namespace with its own journald."""
 
-    def __init__(self, workdir: Path, programs: str) -> None:
+    def __init__(self, workdir: Path, programs: str, journald_conf: str = "") -> None:
         super().__init__(workdir, programs)
+        self.journald_conf = journald_conf  # a journald.conf to use instead of the host's
         self.journal_dir = workdir / "journal"
         self.journal_dir.mkdir(exist_ok=True)
         self.journald_pidfile = workdir / "journald.pid"
 
     def start(self, wait: bool = True, timeout: float = 15.0) -> Daemon:
         out = open(self.output, "ab")
-        env = dict(os.environ, JDIR=str(self.journal_dir), JPID=str(self.journald_pidfile))
+        env = dict(os.environ, JDIR=str(self.journal_dir), JPID=str(self.journald_pidfile), JCONF="")
+        if self.journald_conf:
+            env["JCONF"] = str(self.workdir / "journald.conf")
+            (self.workdir / "journald.conf").write_text(self.journald_conf)
         script = NAMESPACE_SCRIPT.format(journald=JOURNALD)
         try:
             # unshare and sh exec: the pid is supervisord's, which is the

@@ -1,9 +1,12 @@
 """Type=notify without systemd: a datagram socket of the test's own is NOTIFY_SOCKET.
 
 The daemon is ours, run by tests/daemon_harness.py with NOTIFY_SOCKET (and
-WATCHDOG_USEC) in its environment.  Each message is stamped when it arrives,
-and on READY=1 the daemon's log is read at once: the lines that say the
-programs settled must already be there.
+WATCHDOG_USEC) in its environment.  Each message is kept with the pid of its
+sender (SCM_CREDENTIALS, as systemd checks ``NotifyAccess=``), and on READY=1
+the daemon's log is read at once: the lines that say the programs settled
+must already be there.  Nothing here is timed: messages on one socket arrive
+in the order they were sent, so a message of the test's own or one from
+another daemon marks a point in that order.
 """
 
 from __future__ import annotations
@@ -11,11 +14,14 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import struct
 import threading
-import time
 from pathlib import Path
+from typing import Callable, NamedTuple, Optional
 
 import pytest
+
+from tests.waiting import process_state, wait_until
 
 pytest.importorskip("systemd.daemon", reason="systemd-python is not installed")
 
@@ -34,73 +40,110 @@ command=sh -c 'env > {dir}/env.txt; exec sleep 1000'
 startsecs=0
 """
 
+_CREDENTIALS = struct.Struct("3i")  # struct ucred: pid, uid, gid
+_CLOSE = b"TEST_LISTENER_CLOSE=1"
+
+
+class Message(NamedTuple):
+    text: str
+    pid: int  # the sender's
+    log: str  # the daemon's log as it was when a READY=1 arrived, else ""
+
 
 class NotifyListener:
-    """Collects (arrival time, message, daemon log at arrival) in a thread."""
+    """Collects every message sent to ``path``, in arrival order, in a thread."""
 
     def __init__(self, path: Path, logfile: Path) -> None:
         self.path = str(path)
         self.logfile = logfile
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
         self.sock.bind(self.path)
-        self.sock.settimeout(0.1)
-        self.messages: list[tuple[float, str, str]] = []
-        self._lock = threading.Lock()
-        self._stop = False
+        self.messages: list[Message] = []
+        self._marks = 0
+        self._arrived = threading.Condition()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
 
     def _run(self) -> None:
-        while not self._stop:
+        while True:
             try:
-                data = self.sock.recv(65536)
-            except socket.timeout:
-                continue
+                data, ancillary, _flags, _addr = self.sock.recvmsg(65536, socket.CMSG_SPACE(_CREDENTIALS.size))
             except OSError:
                 return
-            now = time.monotonic()
+            if data == _CLOSE:
+                return
+            pid = 0
+            for level, kind, payload in ancillary:
+                if level == socket.SOL_SOCKET and kind == socket.SCM_CREDENTIALS:
+                    pid = _CREDENTIALS.unpack(payload[: _CREDENTIALS.size])[0]
             text = data.decode()
             log = ""
-            if "READY=1" in text:
+            if "READY=1" in text.split("\n"):
                 try:
                     log = self.logfile.read_text()
                 except OSError:
                     pass
-            with self._lock:
-                self.messages.append((now, text, log))
+            with self._arrived:
+                self.messages.append(Message(text, pid, log))
+                self._arrived.notify_all()
 
     def texts(self) -> list[str]:
-        with self._lock:
-            return [m[1] for m in self.messages]
+        with self._arrived:
+            return [m.text for m in self.messages]
 
-    def wait_for(self, field: str, after: int = 0, timeout: float = 15.0) -> int:
-        """Index of the first message from ``after`` on that has ``field``."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            for i, text in enumerate(self.texts()[after:], after):
-                if field in text.split("\n"):
+    def wait(self, predicate: Callable[[list[Message]], bool], timeout: float = 15.0, what: str = "messages") -> None:
+        """Until ``predicate(messages)`` holds, checked as each message arrives."""
+        with self._arrived:
+            if not self._arrived.wait_for(lambda: predicate(self.messages), timeout):
+                raise AssertionError(f"no {what} within {timeout}s; got {[m.text for m in self.messages]!r}")
+
+    def wait_for(self, field: str, after: int = 0, timeout: float = 15.0, pid: int = 0) -> int:
+        """Index of the first message from ``after`` on that has ``field``
+        (and came from ``pid``, when given)."""
+
+        def found(messages: list[Message]) -> Optional[int]:
+            for i, m in enumerate(messages[after:], after):
+                if field in m.text.split("\n") and (not pid or m.pid == pid):
                     return i
-            time.sleep(0.02)
-        raise AssertionError(f"no {field!r} within {timeout}s; got {self.texts()!r}")
+            return None
+
+        self.wait(lambda messages: found(messages) is not None, timeout, repr(field))
+        with self._arrived:
+            index = found(self.messages)
+        assert index is not None
+        return index
+
+    def mark(self) -> int:
+        """Send a message of the test's own; its index once it arrived.  Every
+        message sent before this call was made is before that index."""
+        self._marks += 1
+        field = f"TEST_MARK={self._marks}"
+        with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sender:
+            sender.sendto(field.encode(), self.path)
+        return self.wait_for(field, pid=os.getpid())
 
     def close(self) -> None:
-        self._stop = True
+        with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sender:
+            sender.sendto(_CLOSE, self.path)
         self._thread.join()
         self.sock.close()
 
 
 @pytest.fixture
 def notified(daemon_factory, monkeypatch, tmp_path):
-    """``start(programs, watchdog_usec=None) -> (daemon, listener)``; ``{dir}``
-    in ``programs`` is the daemon's directory."""
+    """``start(programs, watchdog_usec=None, listener=None) -> (daemon, listener)``;
+    ``{dir}`` in ``programs`` is the daemon's directory; a ``listener`` given
+    is shared (its READY=1 log snapshots are of the first daemon's log)."""
     listeners: list[NotifyListener] = []
     daemons = []
 
-    def start(programs: str, watchdog_usec: int | None = None):
+    def start(programs: str, watchdog_usec: Optional[int] = None, listener: Optional[NotifyListener] = None):
         daemon = daemon_factory(start=False)
         daemon.write_programs(programs.replace("{dir}", str(daemon.workdir)))
-        listener = NotifyListener(daemon.workdir / "notify.sock", daemon.logfile)
-        listeners.append(listener)
+        if listener is None:
+            listener = NotifyListener(daemon.workdir / "notify.sock", daemon.logfile)
+            listeners.append(listener)
         monkeypatch.setenv("NOTIFY_SOCKET", listener.path)
         if watchdog_usec is not None:
             monkeypatch.setenv("WATCHDOG_USEC", str(watchdog_usec))
@@ -121,7 +164,7 @@ def notified(daemon_factory, monkeypatch, tmp_path):
 def test_ready_only_after_autostart_programs_settled(notified):
     daemon, listener = start_settling(notified)
     i = listener.wait_for("READY=1")
-    _, text, log_at_ready = listener.messages[i]
+    text, _, log_at_ready = listener.messages[i]
     assert "success: good entered RUNNING state" in log_at_ready
     assert "gave up: bad entered FATAL state" in log_at_ready
     assert "STATUS=1 running" not in text  # envdump runs too
@@ -163,7 +206,7 @@ def test_reloading_on_sighup_then_ready_again(notified):
     usec = [f for f in reloading if f.startswith("MONOTONIC_USEC=")]
     assert usec and int(usec[0].split("=", 1)[1]) > 0
     ready_again = listener.wait_for("READY=1", after=reload_at + 1)
-    _, _, log_at_ready = listener.messages[ready_again]
+    log_at_ready = listener.messages[ready_again].log
     # the new generation's program settled before READY=1
     assert log_at_ready.count("success: good entered RUNNING state") == 2
 
@@ -178,7 +221,7 @@ def test_update_adding_a_group_reloads_until_it_settles(notified):
     assert daemon.ctl("update").returncode == 0
     reload_at = listener.wait_for("RELOADING=1", after=first + 1)
     ready_again = listener.wait_for("READY=1", after=reload_at + 1)
-    assert "success: late entered RUNNING state" in listener.messages[ready_again][2]
+    assert "success: late entered RUNNING state" in listener.messages[ready_again].log
 
 
 def test_stopping_on_sigterm(notified):
@@ -197,23 +240,37 @@ def test_stopping_with_no_programs(notified):
     listener.wait_for("STOPPING=1", after=ready + 1)
 
 
+def _pings(messages: list[Message], pid: int, after: int = 0) -> list[int]:
+    return [i for i, m in enumerate(messages[after:], after) if m.text == "WATCHDOG=1" and m.pid == pid]
+
+
 def test_watchdog_pings_stop_while_the_daemon_is_stopped(notified):
-    daemon, listener = notified("", watchdog_usec=200_000)
+    # WATCHDOG_USEC of 0.2 s: a ping every 0.1 s, by the daemon's main process.
+    daemon, listener = notified(
+        "[program:clock]\ncommand=sleep 1000\nstartsecs=2\nautostart=false\n", watchdog_usec=200_000
+    )
     listener.wait_for("READY=1")
+    # The daemon's own 2 s startsecs timer is the yardstick: between the
+    # STATUS= that says clock is starting and the one that says it runs, 20
+    # pings are due.  14 is one per 0.14 s at the least; pings at the full
+    # interval would give 10.
+    daemon.rpc.supervisor.startProcess("clock", False)
+    starting = listener.wait_for("STATUS=1 starting")
+    running = listener.wait_for("STATUS=1 running", after=starting + 1)
+    during = _pings(listener.messages[:running], daemon.pid, after=starting)
+    assert len(during) >= 14, len(during)
+    watchdog = [m for m in listener.messages if m.text == "WATCHDOG=1"]
+    assert watchdog and {m.pid for m in watchdog} == {daemon.pid}
 
-    def pings() -> int:
-        return sum(1 for t in listener.texts() if t == "WATCHDOG=1")
-
-    start = pings()
-    time.sleep(0.55)
-    assert pings() - start >= 4  # one each 0.1 s
+    # A second daemon, pinging at the same rate, is the clock while the first is stopped.
+    control, _ = notified("", watchdog_usec=200_000, listener=listener)
+    listener.wait_for("READY=1", pid=control.pid)
     os.kill(daemon.pid, signal.SIGSTOP)
     try:
-        time.sleep(0.15)  # one in flight may still arrive
-        frozen = pings()
-        time.sleep(0.5)
-        assert pings() == frozen
+        wait_until(lambda: process_state(daemon.pid) == "T", what="the daemon to be stopped")
+        frozen = listener.mark()  # every ping it sent before it stopped is before this
+        listener.wait(lambda ms: len(_pings(ms, control.pid, after=frozen)) >= 5, what="5 control pings")
+        assert _pings(listener.messages, daemon.pid, after=frozen) == []
     finally:
         os.kill(daemon.pid, signal.SIGCONT)
-    time.sleep(0.35)
-    assert pings() > frozen
+    listener.wait_for("WATCHDOG=1", after=frozen + 1, pid=daemon.pid)

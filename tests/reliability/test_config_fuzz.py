@@ -75,6 +75,9 @@ GARBAGE = [
     "[", "]", "=", ":", ";x", "#x", "\"", "'", "A=", "=B", "A=\"unterminated", "999999999999999999999MB",
     "SIGNOPE", "256", "-", "..", "../../../../etc/passwd", "*", "[*]", "**/*", "{SHA}zz", "\\", "\t",
     "PROCESS_STATE,NOPE", "nosuchmodule:attr", "os:system", "65536", "0:0", "root:nosuchgroup",
+    # Values that used to get past the loader and fail in a spawn or setrlimit.
+    str(2**63), str(2**64), "9" * 40, "root:" + "9" * 30, "77777777777777777777", "/tmp/a\x00b",
+    "a\x00b", "sleep \x00", "A=\"x\x00y\"",
 ]
 huge = st.integers(min_value=-(10**30), max_value=10**30).map(str)
 # Mostly values that are valid somewhere, so that many configs get past the
@@ -262,3 +265,41 @@ def test_mutated_configs_load_or_fail_with_one_clear_message(tmp_path: Path) -> 
         seconds=round(time.monotonic() - start, 1),
     )
     assert stats["rejected"] and stats["loaded"]
+
+
+# Each (section, option, value) once, through load(): a ConfigError naming
+# the option, or a config whose value the spawn/rlimit code can take.
+SPAWN_VALUES = [
+    ("supervisord", "minfds", str(2**63)),
+    ("supervisord", "minprocs", str(2**64)),
+    ("supervisord", "umask", "7" * 20),
+    ("supervisord", "logfile", "/tmp/a\x00b"),
+    ("supervisord", "pidfile", "a\x00b"),
+    ("program:p", "startsecs", "9" * 400),
+    ("program:p", "stopwaitsecs", "9" * 400),
+    ("program:p", "umask", "7" * 20),
+    ("program:p", "stdout_logfile", "/tmp/a\x00b"),
+    ("program:p", "user", "9" * 30),
+    ("unix_http_server", "chmod", "7" * 20),
+    ("unix_http_server", "chown", "root:" + "9" * 30),
+    ("unix_http_server", "file", "/tmp/s\x00ock"),
+]
+
+
+@pytest.mark.parametrize(("section", "option", "value"), SPAWN_VALUES)
+def test_values_that_reach_a_spawn_or_rlimit_are_config_errors(
+    tmp_path: Path, section: str, option: str, value: str
+) -> None:
+    body = {"supervisord": "", "program:p": "command=sleep 1\n", "unix_http_server": "file=/tmp/x.sock\n"}
+    text = "[supervisord]\n" + "".join(
+        f"[{name}]\n{extra}" + (f"{option}={value}\n" if name == section else "")
+        for name, extra in body.items()
+        if name != "supervisord"
+    )
+    if section == "supervisord":
+        text = f"[supervisord]\n{option}={value}\n" + text[len("[supervisord]\n") :]
+    path = tmp_path / "supervisord.conf"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as info:
+        load(str(path), env={})
+    assert f"option {option!r}" in str(info.value) and f"[{section}]" in str(info.value)

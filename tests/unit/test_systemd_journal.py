@@ -112,31 +112,90 @@ def _log(messages: list[bytes]) -> JournalLog:
     return JournalLog("p", "g", "stdout", pid=1, factory=lambda: FakeReader(messages))
 
 
+def _run(awaitable):
+    async def run():
+        return await awaitable
+
+    return asyncio.run(run())
+
+
 def test_journal_stream_is_messages_with_newlines():
     msgs = [b"one", b"two", b"three"]
     log = _log(msgs)
-    assert log.read(0, 0) == b"one\ntwo\nthree\n"
-    assert log.read(5, 0) == b"wo\nthree\n"
-    assert log.read(2, 5) == b"e\ntwo"
-    assert log.read(-7, 0) == b"\nthree\n"
-    assert log.read(-100, 0) == b"one\ntwo\nthree\n"
-    assert log.read(100, 0) == b""
+    assert _run(log.read(0, 0)) == b"one\ntwo\nthree\n"
+    assert _run(log.read(5, 0)) == b"wo\nthree\n"
+    assert _run(log.read(2, 5)) == b"e\ntwo"
+    assert _run(log.read(-7, 0)) == b"\nthree\n"
+    assert _run(log.read(-100, 0)) == b"one\ntwo\nthree\n"
+    assert _run(log.read(100, 0)) == b""
     with pytest.raises(BadArguments):
-        log.read(-1, 1)
+        _run(log.read(-1, 1))
     with pytest.raises(BadArguments):
-        log.read(0, -1)
+        _run(log.read(0, -1))
 
 
 def test_journal_tail_counts_on_and_overflows_as_tail_file():
     msgs = [b"one", b"two"]
     log = _log(msgs)
-    assert log.tail(0, 100) == (b"one\ntwo\n", 8, False)
-    assert log.tail(8, 100) == (b"", 8, False)
+    assert _run(log.tail(0, 100)) == (b"one\ntwo\n", 8, False)
+    assert _run(log.tail(8, 100)) == (b"", 8, False)
     msgs.append(b"x" * 20)
-    assert log.size() == 29
-    assert log.tail(8, 5) == (b"xxxx\n", 29, True)
-    assert log.tail(8, 0) == (b"", 29, True)
-    assert _log([]).tail(0, 10) == (b"", 0, False)
+    assert _run(log.size()) == 29
+    assert _run(log.tail(8, 5)) == (b"xxxx\n", 29, True)
+    assert _run(log.tail(8, 0)) == (b"", 29, True)
+    assert _run(_log([]).tail(0, 10)) == (b"", 0, False)
+
+
+class VacuumReader(FakeReader):
+    """FakeReader over a journal whose oldest ``gone[0]`` entries journald
+    deleted; counts the entries it visits."""
+
+    def __init__(self, messages: list[bytes], gone: list[int], visits: list[int]) -> None:
+        super().__init__(messages)
+        self.gone = gone
+        self.visits = visits
+
+    def seek_head(self) -> None:
+        self.pos = self.gone[0] - 1
+
+    def _next(self) -> bool:
+        self.pos = max(self.pos, self.gone[0] - 1)
+        self.visits[0] += 1
+        return super()._next()
+
+    def _previous(self) -> bool:
+        self.visits[0] += 1
+        if self.pos - 1 < self.gone[0]:
+            return False
+        return super()._previous()
+
+    def test_cursor(self, cursor: str) -> bool:
+        return self.pos >= self.gone[0] and super().test_cursor(cursor)
+
+
+def test_offset_reads_start_from_a_mark_and_survive_vacuuming(monkeypatch):
+    from supervisor_ng.logs import journal_reader
+
+    monkeypatch.setattr(journal_reader, "MARK_EVERY", 100)
+    msgs = [b"%04d" % i for i in range(2000)]  # 5 bytes each with the newline
+    stream = b"".join(m + b"\n" for m in msgs)
+    gone, visits = [0], [0]
+    log = JournalLog("p", "g", "stdout", pid=1, factory=lambda: VacuumReader(msgs, gone, visits))
+    assert _run(log.size()) == len(stream)
+    visits[0] = 0
+    assert _run(log.read(9000, 20)) == stream[9000:9020]
+    assert visits[0] < 60  # from the mark before 9000, not from the oldest entry
+    assert _run(log.read(-12, 0)) == stream[-12:]
+    gone[0] = 1000  # journald deleted the oldest half: positions do not move
+    assert _run(log.tail(0, 10)) == (stream[-10:], len(stream), True)
+    assert _run(log.read(5003, 7)) == stream[5003:5010]
+    assert _run(log.read(0, 20)) == b""  # those bytes are gone
+    assert _run(log.read(4990, 20)) == stream[5000:5010]  # what is left of the range
+    assert _run(log.read(100, 0)) == stream[5000:]
+    msgs.append(b"new")
+    gone[0] = 2000  # every entry counted before is gone now
+    assert _run(log.read(0, 0)) == b"new\n"
+    assert _run(log.tail(0, 100)) == (b"new\n", len(stream) + 4, True)
 
 
 def test_journal_follower_head_then_new_entries():
@@ -151,6 +210,18 @@ def test_journal_follower_head_then_new_entries():
     assert follower.read_new() == []
     empty.append(b"first")
     assert follower.read_new() == [b"first\n"]
+
+
+def test_journal_follower_reads_a_bounded_amount_per_call(monkeypatch):
+    from supervisor_ng.logs import journal_reader
+
+    monkeypatch.setattr(journal_reader, "READ_LIMIT", 10)
+    msgs: list[bytes] = []
+    follower = _log(msgs).follower(head=0)
+    msgs.extend([b"abcd"] * 5)  # 25 bytes: a burst bigger than one turn's share
+    assert follower.read_new() == [b"abcd\nabcd\n"] and follower.more
+    assert follower.read_new() == [b"abcd\nabcd\n"] and follower.more
+    assert follower.read_new() == [b"abcd\n"] and not follower.more
 
 
 def test_logtail_serves_journal_and_wakes_on_its_fd():

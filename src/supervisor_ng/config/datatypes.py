@@ -61,6 +61,43 @@ def octal(value: object) -> int:
         raise ValueError(f"{value!r} is not an octal number") from None
 
 
+# os.umask/chmod take a C int; beyond it they raise OverflowError inside the
+# daemon (or a forked child) instead of failing here.
+_C_INT = 2**31
+
+
+def mode(value: object) -> int:
+    """An octal umask or file mode (stock accepts any octal; the kernel keeps
+    only the permission bits), refused when the OS could not take it."""
+    number = octal(value)
+    if not -_C_INT <= number < _C_INT:
+        raise ValueError(f"{value!r} is out of range for a file mode or umask (use 0 .. 0777)")
+    return number
+
+
+# rlimits are 64-bit: a larger minfds/minprocs overflowed setrlimit().
+MAX_RLIMIT = 2**63 - 1
+
+
+def rlimit(value: object) -> int:
+    number = integer(value)
+    if number > MAX_RLIMIT:
+        raise ValueError(f"more than any resource limit can be ({MAX_RLIMIT})")
+    return number
+
+
+# Timer arithmetic is in floats: a count of seconds that no float can hold
+# raised OverflowError in the process state machine on the loop.
+MAX_SECONDS = 10**15
+
+
+def seconds(value: object) -> int:
+    number = integer(value)
+    if number > MAX_SECONDS:
+        raise ValueError(f"more than the {MAX_SECONDS} seconds a timer can count")
+    return number
+
+
 def _signal_numbers() -> frozenset[int]:
     # Stock accepts the value of any SIG* attribute of the signal module: real
     # signals plus SIG_DFL/SIG_IGN (0 and 1) and SIGRTMIN/SIGRTMAX, but not the
@@ -175,7 +212,7 @@ def name_to_uid(value: str) -> int:
             raise ValueError(f"no such user {value!r}") from None
     try:
         pwd.getpwuid(uid)
-    except KeyError:
+    except (KeyError, OverflowError):
         raise ValueError(f"no such user id {uid}") from None
     return uid
 
@@ -190,7 +227,7 @@ def name_to_gid(value: str) -> int:
             raise ValueError(f"no such group {value!r}") from None
     try:
         grp.getgrgid(gid)
-    except KeyError:
+    except (KeyError, OverflowError):
         raise ValueError(f"no such group id {gid}") from None
     return gid
 
@@ -254,6 +291,9 @@ def existing_directory(value: object) -> str:
 def existing_dirpath(value: object) -> str:
     """A file path whose directory exists (the file itself need not)."""
     path = os.path.expanduser(str(value))
+    if "\0" in path:
+        # open() would raise ValueError when the daemon or a spawn opens it.
+        raise ValueError(f"{value!r} is not a usable path: it contains a NUL byte")
     directory = os.path.dirname(path)
     if directory and not os.path.isdir(directory):
         raise ValueError(f"the directory of {value!r} does not exist")

@@ -144,11 +144,11 @@ def _supervisord(
     names = {**env_vars, "here": here}
     r = SectionReader(doc, "supervisord", names)
     values: dict[str, Any] = {
-        "minfds": r.value("minfds", dt.integer, 1024),
-        "minprocs": r.value("minprocs", dt.integer, 200),
+        "minfds": r.value("minfds", dt.rlimit, 1024),
+        "minprocs": r.value("minprocs", dt.rlimit, 200),
         "directory": r.value("directory", dt.existing_directory, None),
         "user": r.text("user"),
-        "umask": r.value("umask", dt.octal, 0o022),
+        "umask": r.value("umask", dt.mode, 0o022),
         "logfile": r.value("logfile", dt.existing_dirpath, "supervisord.log"),
         "logfile_maxbytes": r.value("logfile_maxbytes", dt.byte_size, 50 * 1024 * 1024),
         "logfile_backups": r.value("logfile_backups", dt.integer, 10),
@@ -222,7 +222,7 @@ _OVERRIDES: dict[str, tuple[Callable[[str], Any], tuple[type, ...]]] = {
     "nocleanup": (dt.boolean, (bool, int)),
     "strip_ansi": (dt.boolean, (bool, int)),
     "user": (str, ()),
-    "umask": (dt.octal, (int,)),
+    "umask": (dt.mode, (int,)),
     "directory": (dt.existing_directory, ()),
     "logfile": (dt.existing_dirpath, ()),
     "logfile_maxbytes": (dt.byte_size, (int,)),
@@ -231,8 +231,8 @@ _OVERRIDES: dict[str, tuple[Callable[[str], Any], tuple[type, ...]]] = {
     "pidfile": (dt.existing_dirpath, ()),
     "identifier": (str, ()),
     "childlogdir": (dt.existing_directory, ()),
-    "minfds": (dt.integer, (int,)),
-    "minprocs": (dt.integer, (int,)),
+    "minfds": (dt.rlimit, (int,)),
+    "minprocs": (dt.rlimit, (int,)),
 }
 
 
@@ -283,9 +283,11 @@ def _http_servers(doc: IniDocument, here: str, env_vars: dict) -> list[HttpServe
             sfile = SectionReader(doc, section, {**env_vars, "here": here}).required(
                 "file", "a unix HTTP server needs a socket file"
             )
+            if "\0" in sfile:
+                raise r.error("file", f"{sfile!r} is not a usable path: it contains a NUL byte")
             username, password = _auth(r)
             chown = r.value("chown", dt.owner, (-1, -1))
-            chmod = r.value("chmod", dt.octal, 0o700)
+            chmod = r.value("chmod", dt.mode, 0o700)
             unix.append(
                 HttpServerConfig(
                     section=section,

@@ -30,17 +30,21 @@ class AutoRestart(enum.Enum):
     ALWAYS = "true"
 
 
-# Log levels: stock numbers and the four-letter tags written in each line.
-LOG_LEVELS = {
-    "critical": 50,
-    "error": 40,
-    "warn": 30,
-    "info": 20,
-    "debug": 10,
-    "trace": 5,
-    "blather": 3,
-}
-LEVEL_TAGS = {50: "CRIT", 40: "ERRO", 30: "WARN", 20: "INFO", 10: "DEBG", 5: "TRAC", 3: "BLAT"}
+# The one table of log levels: name, stock number, the four-letter tag
+# written in each line, and the syslog/journal priority (RFC 5424 numbers).
+_LEVEL_TABLE = (
+    ("critical", 50, "CRIT", 2),
+    ("error", 40, "ERRO", 3),
+    ("warn", 30, "WARN", 4),
+    ("info", 20, "INFO", 6),
+    ("debug", 10, "DEBG", 7),
+    ("trace", 5, "TRAC", 7),
+    ("blather", 3, "BLAT", 7),
+)
+LOG_LEVELS = {name: number for name, number, _tag, _prio in _LEVEL_TABLE}
+LEVEL_TAGS = {number: tag for _name, number, tag, _prio in _LEVEL_TABLE}
+LEVEL_PRIORITIES = {number: prio for _name, number, _tag, prio in _LEVEL_TABLE}
+LOG_LEVEL_NAMES = f"{', '.join(list(LOG_LEVELS)[:-1])} or {list(LOG_LEVELS)[-1]}"  # for help texts
 
 
 @dataclass(frozen=True)
@@ -77,6 +81,9 @@ class ProcessConfig:
     stopwaitsecs: int = 10
     stopasgroup: bool = False
     killasgroup: bool = False
+    # supervisor-ng: descendants left after the main process exits get the stop
+    # signal, then SIGKILL at stopwaitsecs; False leaves them alone (stock).
+    stopleftovers: bool = True
     user: Optional[str] = None
     uid: Optional[int] = None  # resolved from user; None = don't switch
     gid: Optional[int] = None

@@ -205,7 +205,7 @@ def _fcgi_group(ctx: Context, section: str) -> GroupConfig:
     if backlog is not None and not 1 <= backlog <= 65535:
         raise reader.error("socket_backlog", f"{backlog} is outside 1..65535")
     owner = reader.value("socket_owner", dt.owner, None)
-    mode = reader.value("socket_mode", dt.octal, None)
+    mode = reader.value("socket_mode", dt.mode, None)
     url = _group_reader(ctx, section, program_name=name).text("socket")
     if not url:
         raise reader.error(
@@ -230,6 +230,8 @@ def _fcgi_socket(
         path = url[len("unix://") :]
         if not os.path.isabs(path):
             raise reader.error("socket", f"the unix socket path {path!r} is not absolute")
+        if "\0" in path:
+            raise reader.error("socket", f"the unix socket path {path!r} contains a NUL byte")
         path = dt.normalize_path(path)
         if owner is None and proc_uid is not None and proc_uid != os.getuid():
             owner = (proc_uid, dt.gid_for_uid(proc_uid))
@@ -271,12 +273,13 @@ def _processes(ctx: Context, section: str, group_name: str) -> list[ProcessConfi
     priority = r.value("priority", dt.integer, 999)
     autostart = r.value("autostart", dt.boolean, True)
     autorestart = r.value("autorestart", dt.autorestart, AutoRestart.UNEXPECTED)
-    startsecs = r.value("startsecs", dt.integer, 1)
+    startsecs = r.value("startsecs", dt.seconds, 1)
     startretries = r.value("startretries", dt.integer, 3)
     stopsignal = r.value("stopsignal", dt.signal_number, 15)
-    stopwaitsecs = r.value("stopwaitsecs", dt.integer, 10)
+    stopwaitsecs = r.value("stopwaitsecs", dt.seconds, 10)
     stopasgroup = r.value("stopasgroup", dt.boolean, False)
     killasgroup = r.value("killasgroup", dt.boolean, stopasgroup)
+    stopleftovers = r.value("stopleftovers", dt.boolean, True)
     exitcodes = r.value("exitcodes", dt.exitcodes, (0,))
     redirect_stderr = r.value("redirect_stderr", dt.boolean, False)
     numprocs = r.value("numprocs", dt.integer, 1)
@@ -296,7 +299,7 @@ def _processes(ctx: Context, section: str, group_name: str) -> list[ProcessConfi
     uid = gid = None
     if user is not None:
         uid, gid = r.convert("user", dt.user, user)
-    umask = r.value("umask", dt.octal, None)
+    umask = r.value("umask", dt.mode, None)
     name_template = r.convert("process_name", dt.name, r.raw("process_name") or "%(program_name)s")
 
     if numprocs > MAX_NUMPROCS:
@@ -348,6 +351,7 @@ def _processes(ctx: Context, section: str, group_name: str) -> list[ProcessConfi
                 stopwaitsecs=stopwaitsecs,
                 stopasgroup=stopasgroup,
                 killasgroup=killasgroup,
+                stopleftovers=stopleftovers,
                 user=user,
                 uid=uid,
                 gid=gid,

@@ -7,15 +7,15 @@ the daemon's hot paths (every state change, every chunk of output with
 
 The global serial is the one stock numbers events with: it counts the events
 at least one pool accepted, starts at 0, and lives as long as the daemon
-process, across reloads (a new :class:`EventBus` per configuration generation
-keeps counting).
+process, across reloads: the daemon owns one :class:`SerialCounter` and hands
+it to the :class:`EventBus` of each configuration generation.
 """
 
 from __future__ import annotations
 
 import sys
 from collections.abc import Iterable
-from typing import Callable, Protocol
+from typing import Callable, Optional, Protocol
 
 from .types import Event, event_type
 
@@ -34,9 +34,6 @@ class SerialCounter:
         return self.last
 
 
-GLOBAL_SERIAL = SerialCounter()
-
-
 class Subscriber(Protocol):
     def accept(self, event: Event) -> None: ...
 
@@ -45,9 +42,9 @@ class EventBus:
     """Subscriptions by event type, in the order they were made (stock hands
     an event to the pools in the order they subscribed)."""
 
-    def __init__(self, identifier: str = "supervisor", serial: SerialCounter = GLOBAL_SERIAL) -> None:
+    def __init__(self, identifier: str = "supervisor", serial: Optional[SerialCounter] = None) -> None:
         self.identifier = identifier
-        self._serial = serial
+        self._serial = serial if serial is not None else SerialCounter()
         self._subscriptions: list[tuple[tuple[type[Event], ...], Subscriber]] = []
         # Called after any subscribe/unsubscribe (the tick timer re-arms).
         self.on_change: list[Callable[[], None]] = []
@@ -68,6 +65,11 @@ class EventBus:
         self._subscriptions = [s for s in self._subscriptions if s[1] is not subscriber]
         if len(self._subscriptions) != before:
             self._changed()
+
+    @property
+    def serial(self) -> int:
+        """The serial of the last event handed out (-1 before the first)."""
+        return self._serial.last
 
     def wants(self, cls: type[Event]) -> bool:
         """Would an event of type ``cls`` reach anyone?  Lets callers skip

@@ -5,7 +5,8 @@ links) never touches the runtime directly: every action goes through the
 same :class:`~..rpc.registry.Registry` that serves ``/RPC2``, so a stop from
 the page is exactly ``supervisor.stopProcess``, with its waiting, its faults
 and its log lines.  Composite actions (restart, update) are composed the way
-supervisorctl composes them.
+supervisorctl composes them; update is the very plan supervisorctl runs
+(:mod:`..update_plan`).
 
 A target is a process (``name`` or ``group:name``), a whole group
 (``group:*``) or everything (``all``).
@@ -16,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
+from .. import update_plan
 from ..rpc.faults import Faults, RPCError
 from ..rpc.registry import Registry
 
@@ -145,10 +147,10 @@ async def run(
     """Carry out one page action; faults become lines of the outcome."""
     outcome = Outcome()
     if action == "reread":
-        await _reread(registry, outcome, apply=False)
+        await _reread(registry, outcome)
         return outcome
     if action == "update":
-        await _reread(registry, outcome, apply=True)
+        await _update(registry, outcome)
         return outcome
     if action not in ACTIONS:
         raise ActionError(f"unknown action {action!r}")
@@ -219,43 +221,37 @@ async def _clear(registry: Registry, outcome: Outcome, kind: str, name: str) -> 
             )
 
 
-async def _reread(registry: Registry, outcome: Outcome, apply: bool) -> None:
+async def _reread(registry: Registry, outcome: Outcome) -> None:
     try:
-        [[added, changed, removed]] = await registry.call("supervisor.reloadConfig", [])
+        result = await registry.call("supervisor.reloadConfig", [])
     except RPCError as exc:
         outcome.ok = False
         outcome.lines.append(f"ERROR ({exc.text})")
         return
-    if not apply:
-        for names, word in ((added, "available"), (changed, "changed"), (removed, "disappeared")):
-            outcome.lines.extend(f"{name}: {word}" for name in names)
-        if not outcome.lines:
-            outcome.lines.append("No config updates to processes")
+    outcome.lines.extend(update_plan.reread_lines(*result[0]))
+
+
+async def _update(registry: Registry, outcome: Outcome) -> None:
+    """supervisorctl update, line for line (one plan for both: update_plan)."""
+
+    async def call(step: update_plan.Call) -> Any:
+        return await registry.call(f"supervisor.{step.method}", list(step.params))
+
+    def say(step: update_plan.Say) -> None:
+        outcome.lines.append(step.line)
+        if step.failed:
+            outcome.ok = False
+
+    def as_failure(exc: Exception) -> Optional[update_plan.CallFailed]:
+        if isinstance(exc, RPCError):
+            return update_plan.CallFailed(exc.code, exc.text)
+        return None
+
+    try:
+        await update_plan.carry_out(update_plan.update([]), call, say, as_failure)
+    except RPCError as exc:
+        outcome.ok = False
+        outcome.lines.append(f"ERROR ({exc.text})")
         return
-    # supervisorctl update's order: removed, then changed, then added.
-    for name in removed:
-        if await _update_step(registry, outcome, name, ("stopProcessGroup", "removeProcessGroup")):
-            outcome.lines.append(f"{name}: removed process group")
-    for name in changed:
-        if await _update_step(
-            registry, outcome, name, ("stopProcessGroup", "removeProcessGroup", "addProcessGroup")
-        ):
-            outcome.lines.append(f"{name}: updated process group")
-    for name in added:
-        if await _update_step(registry, outcome, name, ("addProcessGroup",)):
-            outcome.lines.append(f"{name}: added process group")
     if not outcome.lines:
         outcome.lines.append("No config updates to processes")
-
-
-async def _update_step(
-    registry: Registry, outcome: Outcome, name: str, methods: tuple[str, ...]
-) -> bool:
-    for method in methods:
-        try:
-            await registry.call(f"supervisor.{method}", [name])
-        except RPCError as exc:
-            outcome.ok = False
-            outcome.lines.append(f"{name}: ERROR ({exc.text})")
-            return False
-    return True

@@ -70,13 +70,10 @@ class StatusHub:
         if current is self._observed or current is None:
             return
         self._unhook()
-        current.observers.append(self._on_change)
+        current.dispatch.watch("live", self._on_change)
         self._observed = current
 
     def _unhook(self) -> None:
         if self._observed is not None:
-            try:
-                self._observed.observers.remove(self._on_change)
-            except ValueError:
-                pass
+            self._observed.dispatch.unwatch("live", self._on_change)
             self._observed = None

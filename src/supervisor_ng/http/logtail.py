@@ -210,6 +210,9 @@ class TailStreams:
                 transport = request.transport
                 if transport is None or transport.is_closing():
                     break
+                if getattr(follower, "more", False):
+                    await asyncio.sleep(0)  # a journal follower reads a bounded amount per turn
+                    continue
                 await wake.wait()
                 wake.clear()
                 current = find()

@@ -3,7 +3,9 @@
 Written by hand (a few lines) so the daemon does not depend on
 prometheus_client.  The figures come from the same API calls as everywhere
 else (``ng.getAllProcessStats``, ``ng.getDaemonStats``), measured at scrape
-time: nothing is collected between scrapes.
+time: nothing is collected between scrapes.  A reading serves every request
+of the following second (runtime/resources.py), so scrapers, the page and
+``supervisorctl status --stats`` arriving together cost one reading.
 """
 
 from __future__ import annotations

@@ -28,14 +28,13 @@ from urllib.parse import unquote
 from aiohttp import http_exceptions, web
 
 from ..config.model import Config, HttpServerConfig
-from ..logs import journal_reader
 from ..logs.mainlog import TRACE
-from ..names import split_namespec
 from ..rpc.codec import BodyTooLarge, ParseError, dump_fault, dump_response, parse_request_stream
 from ..rpc.faults import RPCError
 from ..rpc.registry import Registry, SystemNamespace
 from ..rpc.stats_api import StatsNamespace
-from ..rpc.supervisor_api import SupervisorNamespace, auto_log_pending, process_log_path
+from ..rpc.supervisor_api import SupervisorNamespace
+from ..runtime.control import Control
 from ..runtime.resources import ResourceSampler
 from ..systemd.activation import InheritedPool, inherited_pool
 from . import metrics, sockets
@@ -398,24 +397,21 @@ class ControlPlane:
         _prefix, _, rest = rest.partition("/")
         spec, _, channel = rest.partition("/")
         channel = channel or "stdout"
-        sv = self._get()
-        group_name, proc_name = split_namespec(spec)
-        group = sv.groups.get(group_name)
-        proc = group.processes.get(proc_name) if group is not None and proc_name else None
+        control = Control(self._get())
+        proc = control.find_process(spec)
         if proc is None or channel not in ("stdout", "stderr"):
             return _error(404)
 
         def find() -> Any:
-            current = self._get().groups.get(group_name)
-            found = current.processes.get(proc_name) if current is not None else None
-            return getattr(found, channel, None) if found is not None else None
+            # The same program in whatever generation is current by then.
+            return Control(self._get()).output_of(spec, channel)
 
-        logfile = process_log_path(proc, channel)
+        logfile = control.log_path(proc, channel)
         if logfile is None:
-            journal = journal_reader.for_process(proc, channel)
+            journal = control.journal_log(proc, channel)
             if journal is not None:
                 return await self.tails.serve_journal(request, journal, find)
-        if logfile is None or not (os.path.exists(logfile) or auto_log_pending(proc, channel)):
+        if logfile is None or not (os.path.exists(logfile) or control.auto_log_pending(proc, channel)):
             return _error(404)
         return await self.tails.serve(request, logfile, find)
 
@@ -431,11 +427,10 @@ class ControlPlane:
     async def _mainlogtail(self, request: web.BaseRequest) -> web.StreamResponse:
         if request.method != "GET":
             return _error(400)
-        log = self._get().log
-        path = log.path
+        path = Control(self._get()).main_log.path
         if path is None or not os.path.exists(path):
             return _error(404)
-        return await self.tails.serve(request, path, lambda: self._get().log)
+        return await self.tails.serve(request, path, lambda: Control(self._get()).main_log)
 
 
 _REASONS = {400: "Bad Request", 404: "Not Found", 413: "Payload Too Large", 500: "Internal Server Error"}

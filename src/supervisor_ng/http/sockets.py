@@ -5,10 +5,10 @@ any program starts, so a socket that cannot be had stops start-up with a
 clear message and nothing left behind.  Clients that connect before the
 event loop serves them wait in the listen backlog.
 
-A unix socket is bound under a temporary name next to its final one, given
-its mode and owner there, and only then linked (or renamed over a stale
-socket) to the configured path: the path never names nothing, nor a socket
-with the wrong permissions.
+How a socket is bound (a unix one without a moment where its path names
+nothing or a socket with the wrong mode) is :mod:`..binding`'s, shared with
+fcgi-programs; this module adds what the control sockets need on top: the
+operator's messages, and the file kept to be removed at exit.
 """
 
 from __future__ import annotations
@@ -16,14 +16,13 @@ from __future__ import annotations
 import errno
 import os
 import socket
-import stat
 import sys
 from typing import Callable, Optional
 
+from .. import binding
 from ..config.model import HttpServerConfig
 
 BACKLOG = 1024
-_MAX_UNIX_PATH = 107  # sun_path is 108 bytes including the NUL
 
 IN_USE_HINT = (
     "Another program is already listening on a port that one of our HTTP servers is "
@@ -43,7 +42,7 @@ class BoundSocket:
         self.sock = sock
         # Passed by systemd: its file (and mode) belong to the socket unit.
         self.inherited = inherited
-        self._file: Optional[tuple[str, int, int]] = None  # path, st_dev, st_ino
+        self._file: Optional[binding.FileIdentity] = None
         if config.family == "unix" and config.path and not inherited:
             st = os.stat(config.path)
             self._file = (config.path, st.st_dev, st.st_ino)
@@ -65,19 +64,9 @@ class BoundSocket:
         """Remove the socket file if it is still ours (a newer daemon may
         have replaced it meanwhile).  New clients then fail to connect as
         they would to a daemon that is gone."""
-        if self._file is None:
-            return
-        path, dev, ino = self._file
-        self._file = None
-        try:
-            st = os.lstat(path)
-        except OSError:
-            return
-        if (st.st_dev, st.st_ino) == (dev, ino):
-            try:
-                os.unlink(path)
-            except OSError:
-                pass
+        if self._file is not None:
+            binding.remove_if_ours(self._file)
+            self._file = None
 
 
 def address_key(config: HttpServerConfig) -> tuple:
@@ -90,29 +79,6 @@ def describe(config: HttpServerConfig) -> str:
     if config.family == "unix":
         return f"unix://{config.path}"
     return f"http://{config.host or '*'}:{config.port}"
-
-
-def _is_live(path: str) -> bool:
-    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    probe.settimeout(1.0)
-    try:
-        probe.connect(path)
-    except (ConnectionRefusedError, FileNotFoundError):
-        return False
-    except OSError as exc:
-        # A full backlog (EAGAIN) means someone is there but busy.
-        return exc.errno in (errno.EAGAIN, errno.ETIMEDOUT) or isinstance(exc, socket.timeout)
-    else:
-        return True
-    finally:
-        probe.close()
-
-
-def _temp_name(path: str) -> str:
-    candidate = f"{path}.{os.getpid()}"
-    if len(os.fsencode(candidate)) <= _MAX_UNIX_PATH:
-        return candidate
-    return os.path.join(os.path.dirname(path), f".s{os.getpid()}")
 
 
 def apply_mode(path: str, config: HttpServerConfig) -> None:
@@ -129,33 +95,6 @@ def apply_mode(path: str, config: HttpServerConfig) -> None:
         ) from None
 
 
-def _publish(tmp: str, path: str, report_stale: Callable[[str], None]) -> None:
-    """Give the socket bound at ``tmp`` the name ``path``."""
-    try:
-        os.link(tmp, path)
-        return
-    except FileExistsError:
-        pass
-    except OSError:
-        # No hard links here (some filesystems); a rename is as atomic.
-        if not os.path.lexists(path):
-            os.rename(tmp, path)
-            return
-    if _is_live(path):
-        raise ControlSocketError(f"{IN_USE_HINT} (a server answers on {path})")
-    if not stat.S_ISSOCK(os.lstat(path).st_mode):
-        raise ControlSocketError(f"{path} exists and is not a socket; remove it or choose another 'file'")
-    report_stale(path)
-    os.rename(tmp, path)  # replaces the stale socket in one step
-
-
-def _unlink_quietly(path: str) -> None:
-    try:
-        os.unlink(path)
-    except OSError:
-        pass
-
-
 def _stale_to_stderr(path: str) -> None:
     sys.stderr.write(f"Unlinking stale socket {path}\n")
 
@@ -163,53 +102,33 @@ def _stale_to_stderr(path: str) -> None:
 def bind_unix(config: HttpServerConfig, report_stale: Callable[[str], None] = _stale_to_stderr) -> BoundSocket:
     path = config.path
     assert path is not None
-    if len(os.fsencode(path)) > _MAX_UNIX_PATH:
+    if len(os.fsencode(path)) > binding.MAX_UNIX_PATH:
         raise ControlSocketError(f"[{config.section}] file: {path} is too long for a unix socket path")
-    tmp = _temp_name(path)
-    _unlink_quietly(tmp)
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
-        sock.bind(tmp)
-        apply_mode(tmp, config)
-        _publish(tmp, path, report_stale)
-        sock.listen(BACKLOG)
-        return BoundSocket(config, sock)
+        sock, _identity = binding.bind_unix(
+            path, BACKLOG, prepare=lambda tmp: apply_mode(tmp, config), report_stale=report_stale
+        )
+    except binding.SocketInUse as exc:
+        raise ControlSocketError(f"{IN_USE_HINT} ({exc})") from None
+    except binding.NotASocket as exc:
+        raise ControlSocketError(f"{exc}; remove it or choose another 'file'") from None
     except OSError as exc:
-        sock.close()
         raise ControlSocketError(
             f"[{config.section}] cannot create the socket {path}: {exc.strerror or exc}"
         ) from None
-    except BaseException:
-        sock.close()
-        raise
-    finally:
-        _unlink_quietly(tmp)
+    return BoundSocket(config, sock)
 
 
 def bind_inet(config: HttpServerConfig) -> BoundSocket:
     host = config.host
-    if host.startswith("[") and host.endswith("]"):  # [::1]:9001
-        host = host[1:-1]
     try:
-        infos = socket.getaddrinfo(
-            host or None,
-            config.port,
-            socket.AF_UNSPEC if host else socket.AF_INET,
-            socket.SOCK_STREAM,
-            0,
-            socket.AI_PASSIVE,
-        )
+        family, address = binding.inet_address(host, config.port)
     except socket.gaierror as exc:
         raise ControlSocketError(f"[{config.section}] port: cannot resolve {host!r}: {exc}") from None
-    family, kind, proto, _name, address = infos[0]
-    sock = socket.socket(family, kind, proto)
     try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(address)
-        sock.listen(BACKLOG)
+        sock = binding.bind_inet(family, address, BACKLOG)
     except OSError as exc:
-        sock.close()
-        where = f"{host or '*'}:{config.port}"
+        where = f"{host.strip('[]') or '*'}:{config.port}"
         if exc.errno == errno.EADDRINUSE:
             raise ControlSocketError(f"{IN_USE_HINT} (port {where} is in use)") from None
         raise ControlSocketError(

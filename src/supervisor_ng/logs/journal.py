@@ -26,20 +26,12 @@ from __future__ import annotations
 
 from typing import Callable, Optional
 
-from .mainlog import BLATHER, CRITICAL, DEBUG, ERROR, INFO, TRACE, WARN, LogRecord
+from ..config.model import LEVEL_PRIORITIES
+from .lines import LineSplitter
+from .mainlog import LogRecord
 
 # syslog priorities (journal PRIORITY=)
 LOG_CRIT, LOG_ERR, LOG_WARNING, LOG_NOTICE, LOG_INFO, LOG_DEBUG = 2, 3, 4, 5, 6, 7
-
-LEVEL_PRIORITIES = {
-    CRITICAL: LOG_CRIT,
-    ERROR: LOG_ERR,
-    WARN: LOG_WARNING,
-    INFO: LOG_INFO,
-    DEBUG: LOG_DEBUG,
-    TRACE: LOG_DEBUG,
-    BLATHER: LOG_DEBUG,
-}
 # stderr at err: what `journalctl -p err` is expected to show of a program
 CHANNEL_PRIORITIES = {"stdout": LOG_INFO, "stderr": LOG_ERR}
 LINE_MAX = 48 * 1024  # journald's default LineMax for streams is 48K
@@ -102,26 +94,19 @@ class ChannelJournal:
             )
         )
         self._line_max = line_max
-        self._partial = b""
+        self._lines = LineSplitter(line_max)
 
     def write(self, data: bytes) -> None:
         """Output as read from the pipe: complete lines go now, the rest waits."""
-        if self._send is None or not data:
+        if self._send is None:
             return
-        buf = self._partial + data
-        lines = buf.split(b"\n")
-        self._partial = lines.pop()
-        for line in lines:
+        for line in self._lines.feed(data):
             self._emit(line)
-        while len(self._partial) >= self._line_max:
-            self._emit(self._partial[: self._line_max])
-            self._partial = self._partial[self._line_max :]
 
     def flush(self) -> None:
         """The pipe closed (the process exited): an unfinished line goes as it is."""
-        if self._partial:
-            partial, self._partial = self._partial, b""
-            self._emit(partial)
+        for line in self._lines.flush():
+            self._emit(line)
 
     def _emit(self, line: bytes) -> None:
         if line.endswith(b"\r"):

@@ -9,10 +9,7 @@ The byte stream: the clients only know byte offsets into a file, so the
 channel's "file" is the concatenation of its entries' ``MESSAGE`` each
 followed by ``b"\\n"``, oldest first.  That is what the program wrote, line
 by line (a ``\\r`` before the newline and the cut of over-long lines are
-lost; a partial line flushed at exit gains a newline).  Offsets stay
-meaningful between calls because entries are only ever appended; once
-journald vacuums old entries, offsets from the start shift, the size
-reported by :meth:`JournalLog.size` does not (it only ever grows).
+lost; a partial line flushed at exit gains a newline).
 
 The entries read are from this boot (``_BOOT_ID``) and either have the
 daemon's ``_PID`` and the ``SUPERVISOR_PROCESS_NAME`` /
@@ -23,26 +20,50 @@ daemon).  Stream lines are not tied to this daemon's pid, so after a restart
 of the service they read like a log file that outlived it: earlier lines of
 the same program, this boot, come first.
 
-Cost: reads near the end (negative offsets, tails, ``tail -f``) walk back
-from the end; a read at a positive offset walks from the oldest entry, as a
-file has no index either.  :meth:`JournalLog.size` is kept incrementally
-from a cursor.
+Cost: the journal keeps no byte counts, so the stream's size means visiting
+every entry once.  That walk runs on one worker thread, never on the event
+loop, and only once per channel: :class:`JournalLog` counts on from where it
+stopped and remembers the cursor of an entry every :data:`MARK_EVERY` bytes,
+so a read at a positive offset starts from the nearest mark instead of the
+oldest entry.  Reads near the end (negative offsets, tails, ``/logtail``)
+walk back from the end, and only as far as the bytes asked for.
+
+Vacuuming: positions are counted once and never move, so offsets stay what
+they were (the size only grows).  Once journald deletes old entries, the
+bytes they held are gone: a read that starts there gets what is left of the
+range asked for, from the oldest entry still in the journal.
 """
 
 from __future__ import annotations
 
+import asyncio
+import bisect
 import os
-import weakref
-from typing import Any, Callable, Optional
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Callable, Optional, TypeVar
 
 from .journal import CHANNEL_PRIORITIES
 from .reader import BadArguments, Failed
 
 HEAD = 1024
-READ_LIMIT = 256 * 1024
+READ_LIMIT = 256 * 1024  # most bytes a follower reads per call: one loop turn stays short
+MARK_EVERY = 256 * 1024  # stream bytes between two remembered cursors
 
 # Opens a reader with the matches applied (tests give a fake).
 ReaderFactory = Callable[[], Any]
+T = TypeVar("T")
+
+# One thread for the whole daemon: reads queue behind one another instead of
+# competing with the loop for the GIL, and a JournalLog's counts are only
+# ever touched from that thread, so they need no lock.
+_worker: Optional[ThreadPoolExecutor] = None
+
+
+async def _off_loop(work: Callable[..., T], *args: Any) -> T:
+    global _worker
+    if _worker is None:
+        _worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="journal-reader")
+    return await asyncio.get_running_loop().run_in_executor(_worker, work, *args)
 
 
 def available() -> bool:
@@ -113,19 +134,31 @@ def _message(reader: Any) -> bytes:
         return b"\n"
 
 
-def _resume(reader: Any, cursor: Optional[str]) -> None:
-    """Place ``reader`` so that its next ``_next()`` is the entry after ``cursor``."""
-    if cursor is None:
-        reader.seek_head()
-        return
+def _length(reader: Any) -> int:
+    try:
+        return len(reader._get("MESSAGE")) + 1
+    except KeyError:
+        return 1
+
+
+def _on_entry(reader: Any, cursor: str) -> bool:
+    """Put ``reader`` on the entry ``cursor`` names; False when it is gone."""
     reader.seek_cursor(cursor)
-    if reader._next() and not reader.test_cursor(cursor):
-        # That entry is gone (vacuumed): the one found is the first new one.
-        reader._previous()
+    return bool(reader._next()) and bool(reader.test_cursor(cursor))
+
+
+def _check_read_args(offset: int, length: int) -> None:
+    if offset < 0 and length != 0:
+        raise BadArguments("negative offset needs length 0")
+    if offset >= 0 and length < 0:
+        raise BadArguments("negative length")
 
 
 class JournalLog:
-    """One channel of one process, in the journal, as a byte stream."""
+    """One channel of one process, in the journal, as a byte stream.
+
+    The coroutines do their walking on the journal worker thread; the
+    counts below are only touched there."""
 
     def __init__(
         self,
@@ -139,79 +172,144 @@ class JournalLog:
             process_name, group_name, channel, os.getpid() if pid is None else pid
         )
         self._size = 0
-        self._cursor: Optional[str] = None
+        # The last entry counted and where it starts in the stream.
+        self._last: Optional[tuple[int, str]] = None
+        # (where an entry starts, its cursor), ascending, one per MARK_EVERY bytes.
+        self._marks: list[tuple[int, str]] = []
+        self._next_mark = 0
 
-    def open_reader(self) -> Any:
+    async def read(self, offset: int, length: int) -> bytes:
+        """readProcess*Log's offset/length rules (as :func:`.reader.read_file`)."""
+        _check_read_args(offset, length)
+        if offset < 0:
+            return await _off_loop(self._with_reader, _last_bytes, -offset)
+        return await _off_loop(self._with_reader, self._read_from, offset, length)
+
+    async def tail(self, offset: int, length: int) -> tuple[bytes, int, bool]:
+        """tailProcess*Log's rules (as :func:`.reader.tail_file`): whatever the
+        offset, the data sent is the stream's last ``length`` bytes or nothing."""
+        return await _off_loop(self._with_reader, self._tail, offset, length)
+
+    async def size(self) -> int:
+        """Bytes in the stream so far (counted on from where the last call stopped)."""
+        return await _off_loop(self._with_reader, self._count)
+
+    def follower(self, head: int = HEAD) -> JournalFollower:
+        """For ``/logtail``, on the loop: it only reads ``head`` bytes back."""
+        return JournalFollower(self._open_reader(), head)
+
+    # -- on the worker thread -------------------------------------------------
+
+    def _open_reader(self) -> Any:
         try:
             return self._open()
         except (OSError, ImportError) as exc:
             raise Failed(str(exc)) from exc
 
-    def size(self) -> int:
-        """Bytes in the stream so far (counted on from where the last call stopped)."""
-        reader = self.open_reader()
+    def _with_reader(self, work: Callable[..., T], *args: Any) -> T:
+        reader = self._open_reader()
         try:
-            _resume(reader, self._cursor)
-            while reader._next():
-                self._size += len(_message(reader))
-                self._cursor = reader._get_cursor()
-        finally:
-            reader.close()
-        return self._size
-
-    def last(self, nbytes: int) -> bytes:
-        """The last ``nbytes`` bytes of the stream (fewer if it is shorter)."""
-        if nbytes <= 0:
-            return b""
-        reader = self.open_reader()
-        try:
-            return _last(reader, nbytes)
+            return work(reader, *args)
         finally:
             reader.close()
 
-    def read(self, offset: int, length: int) -> bytes:
-        """readProcess*Log's offset/length rules (as :func:`.reader.read_file`)."""
-        if offset < 0 and length != 0:
-            raise BadArguments("negative offset needs length 0")
-        if offset >= 0 and length < 0:
-            raise BadArguments("negative length")
-        if offset < 0:
-            return self.last(-offset)
-        reader = self.open_reader()
-        try:
+    def _count(self, reader: Any) -> int:
+        """Count the entries added since the last call; returns the size."""
+        if self._last is None:
             reader.seek_head()
-            out: list[bytes] = []
-            pos = 0
-            wanted = 0
-            while reader._next():
-                msg = _message(reader)
-                end = pos + len(msg)
-                if end > offset:
-                    piece = msg[max(offset - pos, 0) :]
-                    out.append(piece)
-                    wanted += len(piece)
-                    if length and wanted >= length:
-                        break
-                pos = end
-            data = b"".join(out)
-            return data[:length] if length else data
-        finally:
-            reader.close()
+            more = reader._next()
+        else:
+            reader.seek_cursor(self._last[1])
+            more = reader._next()
+            if more and reader.test_cursor(self._last[1]):
+                more = reader._next()
+            # else that entry is gone (vacuumed): the one found is newer
+        pos = self._size
+        start = None
+        while more:
+            if pos >= self._next_mark:
+                self._marks.append((pos, reader._get_cursor()))
+                self._next_mark = pos + MARK_EVERY
+            start = pos
+            pos += _length(reader)
+            more = reader._next()
+        if start is not None:
+            # sd_journal stays on the last entry when _next finds no more.
+            self._last = (start, reader._get_cursor())
+        self._size = pos
+        return pos
 
-    def tail(self, offset: int, length: int) -> tuple[bytes, int, bool]:
-        """tailProcess*Log's rules (as :func:`.reader.tail_file`): whatever the
-        offset, the data sent is the stream's last ``length`` bytes or nothing."""
-        size = self.size()
+    def _tail(self, reader: Any, offset: int, length: int) -> tuple[bytes, int, bool]:
+        size = self._count(reader)
         overflow = size > offset + length
         if length <= 0 or (offset >= size and not overflow):
             return b"", size, overflow
-        return self.last(length), size, overflow
+        return self._last_counted(reader, length), size, overflow
 
-    def follower(self, head: int = HEAD) -> JournalFollower:
-        return JournalFollower(self.open_reader(), head)
+    def _last_counted(self, reader: Any, nbytes: int) -> bytes:
+        """The last ``nbytes`` of the stream as counted (newer entries left out,
+        so that the data and the size returned with it agree)."""
+        if self._last is None or not _on_entry(reader, self._last[1]):
+            return b""
+        out: list[bytes] = []
+        got = 0
+        while True:
+            msg = _message(reader)
+            out.append(msg)
+            got += len(msg)
+            if got >= nbytes or not reader._previous():
+                break
+        return b"".join(reversed(out))[-nbytes:]
+
+    def _read_from(self, reader: Any, offset: int, length: int) -> bytes:
+        end = self._count(reader)
+        if length:
+            end = min(end, offset + length)
+        pos = self._locate(reader, offset) if offset < end else None
+        out: list[bytes] = []
+        while pos is not None and pos < end:
+            msg = _message(reader)
+            if pos + len(msg) > offset:
+                out.append(msg[max(offset - pos, 0) : end - pos])
+            pos += len(msg)
+            if not reader._next():
+                break
+        return b"".join(out)
+
+    def _locate(self, reader: Any, offset: int) -> Optional[int]:
+        """Put ``reader`` on the last remembered entry at or before ``offset``;
+        returns where that entry starts.  Where journald has vacuumed those,
+        the reader is put on the oldest entry left (which starts after
+        ``offset``); None when nothing counted is left."""
+        marks = self._marks + ([self._last] if self._last is not None else [])
+        at = max(bisect.bisect_right([start for start, _ in marks], offset) - 1, 0)
+        if at < len(marks) and _on_entry(reader, marks[at][1]):
+            return marks[at][0]
+        # Vacuuming removes the oldest entries: the marks gone are a prefix.
+        low, high = at + 1, len(marks)
+        while low < high:
+            mid = (low + high) // 2
+            if _on_entry(reader, marks[mid][1]):
+                high = mid
+            else:
+                low = mid + 1
+        del self._marks[: min(low, len(self._marks))]
+        if low == len(marks):
+            return None
+        # Walk back from the first mark left to the oldest entry: less than
+        # MARK_EVERY bytes, as the mark before it is gone.
+        pos = marks[low][0]
+        _on_entry(reader, marks[low][1])
+        while reader._previous():
+            pos -= _length(reader)
+        self._marks.insert(0, (pos, reader._get_cursor()))
+        return pos
 
 
-def _last(reader: Any, nbytes: int) -> bytes:
+def _last_bytes(reader: Any, nbytes: int) -> bytes:
+    """The last ``nbytes`` of the stream now, walking back from its end."""
+    if nbytes <= 0:
+        return b""
     reader.seek_tail()
     out: list[bytes] = []
     got = 0
@@ -227,19 +325,21 @@ class JournalFollower:
     """What ``/logtail`` streams: the last ``head`` bytes, then each new entry.
 
     :meth:`fileno` is the reader's inotify fd: readable when the journal
-    changes; :meth:`process` must be called then to rearm it."""
+    changes; :meth:`process` must be called then to rearm it.  A call to
+    :meth:`read_new` reads at most about :data:`READ_LIMIT` bytes; ``more``
+    then says that it should be called again without waiting."""
 
     def __init__(self, reader: Any, head: int = HEAD) -> None:
         self._reader = reader
-        self._pending = _last(reader, head) if head > 0 else b""
-        # _last left the reader on the oldest entry it read (or before the
-        # first): walk to the end so only entries added later come next.
+        self._pending = _last_bytes(reader, head) if head > 0 else b""
+        self.more = False
+        # _last_bytes left the reader on the oldest entry it read (or before the
+        # first): go to the newest so only entries added later come next.
         reader.seek_tail()
         if reader._previous():
-            self._cursor: Optional[str] = reader._get_cursor()
+            _on_entry(reader, reader._get_cursor())
         else:
-            self._cursor = None
-        _resume(reader, self._cursor)
+            reader.seek_head()  # nothing yet: every entry is new
 
     def fileno(self) -> int:
         return int(self._reader.fileno())
@@ -260,19 +360,18 @@ class JournalFollower:
             self._pending = b""
         chunk: list[bytes] = []
         size = 0
-        while self._reader._next():
+        self.more = False
+        while size < READ_LIMIT:
+            if not self._reader._next():
+                break
             msg = _message(self._reader)
             chunk.append(msg)
             size += len(msg)
-            if size >= READ_LIMIT:
-                out.append(b"".join(chunk))
-                chunk, size = [], 0
+        else:
+            self.more = True
         if chunk:
             out.append(b"".join(chunk))
         return out
-
-
-_logs: weakref.WeakKeyDictionary[Any, dict[str, JournalLog]] = weakref.WeakKeyDictionary()
 
 
 def for_process(proc: Any, channel: str) -> Optional[JournalLog]:
@@ -284,9 +383,9 @@ def for_process(proc: Any, channel: str) -> Optional[JournalLog]:
     log_config = config.stdout if channel == "stdout" else config.stderr
     if not log_config.journal or log_config.logfile is not None or not available():
         return None
-    # One per process object: its size count carries on between calls.
-    per_proc = _logs.setdefault(proc, {})
-    log = per_proc.get(channel)
+    # Kept by the process: its counts carry on between calls.
+    logs = proc.journal_logs
+    log = logs.get(channel)
     if log is None:
-        log = per_proc[channel] = JournalLog(config.name, config.group, channel)
+        log = logs[channel] = JournalLog(config.name, config.group, channel)
     return log

@@ -20,7 +20,7 @@ import time
 from collections.abc import Iterable
 from typing import Any, Callable, NamedTuple, Optional
 
-from ..config.model import LEVEL_TAGS, LOG_LEVELS, ParseMessage, SupervisordConfig
+from ..config.model import LEVEL_PRIORITIES, LEVEL_TAGS, LOG_LEVELS, ParseMessage, SupervisordConfig
 from . import syslog_out
 from .rotating import LogFileError, LogFileResumed, RotatingFile
 
@@ -36,12 +36,7 @@ BLATHER = LOG_LEVELS["blather"]
 # the log is open is broken anyway, and the daemon must not grow without bound.
 BUFFER_LIMIT = 10000
 
-_SYSLOG_PRIORITIES = {
-    CRITICAL: syslog.LOG_CRIT,
-    ERROR: syslog.LOG_ERR,
-    WARN: syslog.LOG_WARNING,
-    INFO: syslog.LOG_INFO,
-}
+_SYSLOG_PRIORITIES = LEVEL_PRIORITIES
 
 
 class LogRecord(NamedTuple):

@@ -15,6 +15,7 @@ file inside the kernel, for channels where nothing else needs the bytes.
 
 from __future__ import annotations
 
+import asyncio
 import errno
 import os
 import stat
@@ -30,6 +31,11 @@ _SPLICE_F_NONBLOCK = getattr(os, "SPLICE_F_NONBLOCK", 2)
 _NO_SPLICE_ERRORS = frozenset(
     {errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP, errno.EBADF, errno.EXDEV, errno.ESPIPE}
 )
+
+# Bytes kept for a pipe, FIFO, tty or socket whose reader is slow; beyond
+# this they are dropped (and reported like a full disk) rather than blocking
+# the loop or growing the daemon.
+PENDING_LIMIT = 1 << 20
 
 _OPEN_FLAGS = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC | os.O_NOCTTY
 
@@ -124,6 +130,8 @@ class RotatingFile:
         self._streak_dropped = 0  # bytes dropped in the current streak
         self._rotate_failing = False
         self._mode = mode
+        self._pending = bytearray()  # waiting for a slow reader (not regular files)
+        self._writer_loop: Optional[asyncio.AbstractEventLoop] = None
         if not lazy:  # lazy: the file appears with the first byte written
             self._open()
 
@@ -147,6 +155,9 @@ class RotatingFile:
             except OSError as exc:
                 self._fail("open", exc, len(data))
                 return
+        if not self._regular:
+            self._write_nonblocking(data)
+            return
         view = memoryview(data)
         written = 0
         try:
@@ -164,6 +175,84 @@ class RotatingFile:
             return
         self._size += written
         self._written()
+
+    def _write_nonblocking(self, data: bytes) -> None:
+        """A pipe, FIFO, tty or socket: never wait for its reader.  What does
+        not fit waits in ``_pending`` and goes when the fd is writable (a
+        loop writer); past PENDING_LIMIT it is dropped and reported once."""
+        if self._pending:
+            self._queue(data)
+            return
+        try:
+            written = os.write(self._fd, data)  # type: ignore[arg-type]
+        except BlockingIOError:
+            written = 0
+        except OSError as exc:
+            self._fail("write", exc, len(data))
+            if exc.errno == errno.EBADF:
+                self._fd = None
+            return
+        if written < len(data):
+            self._queue(memoryview(data)[written:])
+        else:
+            self._written()
+
+    def _queue(self, data: bytes | memoryview) -> None:
+        if len(self._pending) + len(data) > PENDING_LIMIT:
+            slow = OSError(errno.EAGAIN, "its reader is not keeping up")
+            self._fail("write", slow, len(data))
+            return
+        self._pending += data
+        if self._writer_loop is None:
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:
+                # Before the loop runs (start-up lines of the daemon's log):
+                # waiting is harmless there.
+                self._flush_blocking()
+                return
+            loop.add_writer(self._fd, self._flush_pending)  # type: ignore[arg-type]
+            self._writer_loop = loop
+
+    def _flush_pending(self) -> None:
+        fd = self._fd
+        if fd is None:
+            self._stop_writer()
+            return
+        try:
+            written = os.write(fd, self._pending)
+        except BlockingIOError:
+            return
+        except OSError as exc:
+            self._fail("write", exc, len(self._pending))
+            self._pending.clear()
+            self._stop_writer()
+            return
+        del self._pending[:written]
+        if not self._pending:
+            self._stop_writer()
+            self._written()
+
+    def _flush_blocking(self) -> None:
+        fd = self._fd
+        assert fd is not None
+        try:
+            os.set_blocking(fd, True)
+            while self._pending:
+                del self._pending[: os.write(fd, self._pending)]
+        except OSError as exc:
+            self._fail("write", exc, len(self._pending))
+            self._pending.clear()
+        finally:
+            try:
+                os.set_blocking(fd, False)
+            except OSError:
+                pass
+
+    def _stop_writer(self) -> None:
+        loop, self._writer_loop = self._writer_loop, None
+        if loop is not None and self._fd is not None and not loop.is_closed():
+            loop.remove_writer(self._fd)
 
     def splice_from(self, pipe: int, count: int) -> int:
         """Move up to ``count`` bytes from the non-blocking ``pipe`` to the
@@ -286,17 +375,24 @@ class RotatingFile:
 
     def _open_fd(self, flags: int) -> int:
         # O_NONBLOCK so that a FIFO nobody reads fails with ENXIO instead of
-        # hanging the daemon inside open(); writes are then made blocking
-        # again so a momentarily full pipe does not drop output.
+        # hanging the daemon inside open().
         fd = os.open(self.path, flags | os.O_NONBLOCK, self._mode)
         try:
-            os.set_blocking(fd, True)
+            # A regular file never blocks; anything else (pipe, FIFO, tty,
+            # socket) stays non-blocking so a slow reader cannot stall the loop.
+            if stat.S_ISREG(os.fstat(fd).st_mode):
+                os.set_blocking(fd, True)
         except OSError:
             os.close(fd)
             raise
         return fd
 
     def _close_fd(self) -> None:
+        if self._pending and self._fd is not None:
+            self._flush_pending()  # what the reader takes now; the rest is lost with the fd
+            self.dropped += len(self._pending)
+        self._stop_writer()
+        self._pending.clear()
         for fd in (self._splice_fd, self._fd):
             if fd is not None:
                 try:
@@ -315,7 +411,7 @@ class RotatingFile:
 
     def _rotate(self) -> None:
         if self.backups > 0:
-            for i in range(self.backups - 1, 0, -1):
+            for i in self._backups_to_shift():
                 try:
                     os.rename(f"{self.path}.{i}", f"{self.path}.{i + 1}")
                 except FileNotFoundError:
@@ -340,6 +436,27 @@ class RotatingFile:
             self._fail("open", exc, 0)
             return
         self._rotate_failing = False
+
+    def _backups_to_shift(self) -> list[int]:
+        """Indices of the backups that move up one, highest first: what a
+        loop from ``backups - 1`` down to 1 would find, but without trying
+        every index (``logfile_backups=10**18`` hung the loop forever)."""
+        if self.backups <= 64:
+            return list(range(self.backups - 1, 0, -1))
+        directory, base = os.path.split(self.path)
+        prefix = base + "."
+        found = []
+        try:
+            names = os.listdir(directory or ".")
+        except OSError:
+            names = []
+        for name in names:
+            suffix = name[len(prefix) :]
+            if name.startswith(prefix) and suffix.isdigit() and suffix[0] != "0":
+                index = int(suffix)
+                if index < self.backups:
+                    found.append(index)
+        return sorted(found, reverse=True)
 
     def _rotate_fail(self, exc: OSError) -> None:
         if not self._rotate_failing:

@@ -12,6 +12,8 @@ from __future__ import annotations
 import syslog
 from typing import Callable
 
+from .lines import LineSplitter
+
 IDENT = "supervisord"
 # Lines longer than this are sent in pieces: a child that never writes a
 # newline must not grow the buffer without bound (syslog truncates long
@@ -45,24 +47,15 @@ class SyslogLineWriter:
         self.name = name
         self.priority = priority
         self._sink = sink
-        self._partial = b""
+        self._lines = LineSplitter(MAX_LINE)
 
     def write(self, data: bytes) -> None:
-        if not data:
-            return
-        data = self._partial + data
-        lines = data.split(b"\n")
-        self._partial = lines.pop()
-        for line in lines:
+        for line in self._lines.feed(data):
             self._send(line)
-        while len(self._partial) >= MAX_LINE:
-            self._send(self._partial[:MAX_LINE])
-            self._partial = self._partial[MAX_LINE:]
 
     def flush(self) -> None:
         """Send a pending partial line (the child exited without a newline)."""
-        if self._partial:
-            line, self._partial = self._partial, b""
+        for line in self._lines.flush():
             self._send(line)
 
     def close(self) -> None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime
 import functools
 import time
-import weakref
 from typing import TYPE_CHECKING, Any, Optional
 
 from ..config.model import AUTO, ChannelLogConfig, GroupConfig, ProcessConfig
@@ -66,18 +65,15 @@ def process_info(proc: Process, now: Optional[float] = None) -> dict[str, Any]:
         "pid": pid,
     }
     key = (start, stop, state, spawnerr, exitstatus, pid)
-    cached = _encoded.get(proc)
+    # The process keeps the XML of the members that change only with its
+    # state (all but now and description) in its info_cache.
+    cached = proc.info_cache
     if cached is None or cached[0] != key:
-        cached = _encoded[proc] = (key, dump_members(before), dump_members(after))
+        cached = proc.info_cache = (key, dump_members(before), dump_members(after))
     description = describe(state, start, stop, now_i, pid, spawnerr, proc.name)
     info = {**before, "now": now_i, **after, "description": description}
     xml = (cached[1], _now_member(now_i), cached[2], dump_members({"description": description}))
     return EncodedStruct(info, xml)
-
-
-# Per process: the XML of the members of its last getProcessInfo struct that
-# change only with its state (all but now and description).
-_encoded: weakref.WeakKeyDictionary[Process, tuple[Any, str, str]] = weakref.WeakKeyDictionary()
 
 
 @functools.lru_cache(maxsize=2)

@@ -2,8 +2,8 @@
 
 The stock ``supervisor.*`` structures stay exactly as they are (tools compare
 their keys); per-program resource figures live here instead.  Figures are
-measured when a method is called, never in the background
-(:mod:`..runtime.resources`).
+measured when a method is called, never in the background, and a reading is
+shared by the requests of the next second (:mod:`..runtime.resources`).
 """
 
 from __future__ import annotations
@@ -16,21 +16,16 @@ import psutil
 
 from .. import SUPERVISOR_VERSION
 from .. import __version__ as NG_VERSION
-from ..core.states import ProcessState, SupervisorState
-from ..names import split_namespec
-from ..runtime.resources import ResourceSampler, TreeFigures, read_trees
+from ..core.states import ProcessState
+from ..runtime.resources import ResourceSampler, TreeFigures
 from . import info
-from .faults import Faults, RPCError
+from .api_common import ApiPart
 
 if TYPE_CHECKING:
     from ..runtime.child import Process
     from ..runtime.supervisor import Supervisor
 
 _KIB = 1024
-
-
-def _measure(procs: list[Process]) -> dict[int, TreeFigures]:
-    return read_trees({p.pid: (p.group.name, p.name) for p in procs if p.pid})
 
 
 def process_stats(
@@ -72,18 +67,18 @@ def process_stats(
     }
 
 
-class StatsNamespace:
+class StatsNamespace(ApiPart):
     """The methods of the ``ng`` namespace."""
 
     def __init__(self, get_supervisor: Callable[[], Supervisor], sampler: ResourceSampler) -> None:
-        self._get = get_supervisor
+        super().__init__(get_supervisor)
         self.sampler = sampler
 
-    def _sv(self) -> Supervisor:
-        sv = self._get()
-        if sv.state < SupervisorState.RUNNING:
-            raise RPCError(Faults.SHUTDOWN_STATE)
-        return sv
+    async def _measure(self, procs: list[Process], every: list[Process]) -> dict[int, TreeFigures]:
+        """Figures of the trees of ``procs``; ``every`` process of the daemon
+        is named so that none is mistaken for another's orphan."""
+        roots = {p.pid: (p.group.name, p.name) for p in procs if p.pid}
+        return await self.sampler.trees.read(roots, {p.pid for p in every if p.pid})
 
     def getVersion(self) -> str:
         """The version of supervisor-ng itself (supervisor.getSupervisorVersion
@@ -93,7 +88,7 @@ class StatsNamespace:
         """
         return NG_VERSION
 
-    def getProcessStats(self, name: str) -> dict[str, Any]:
+    async def getProcessStats(self, name: str) -> dict[str, Any]:
         """CPU, memory and restart figures of one process, its whole tree
         of descendants included.
 
@@ -108,26 +103,19 @@ class StatsNamespace:
                               cpu_seconds, rss_kb, processes, spawns, restarts,
                               start, uptime, exitstatus
         """
-        sv = self._sv()
-        if not isinstance(name, str):
-            raise RPCError(Faults.INCORRECT_PARAMETERS)
-        group_name, proc_name = split_namespec(name)
-        group = sv.groups.get(group_name)
-        proc = group.processes.get(proc_name) if group is not None and proc_name else None
-        if proc is None:
-            raise RPCError(Faults.BAD_NAME, name)
-        return process_stats(proc, self.sampler, _measure([proc]))
+        control = self._control()
+        proc = control.process(name)
+        return process_stats(proc, self.sampler, await self._measure([proc], control.lexical()))
 
-    def getAllProcessStats(self) -> list[dict[str, Any]]:
+    async def getAllProcessStats(self) -> list[dict[str, Any]]:
         """getProcessStats for every process, by group name then process name.
 
         @return array result  one getProcessStats struct per process
         """
-        sv = self._sv()
-        now = time.time()
-        procs = info.all_processes_lexical(sv.groups)
+        procs = self._control().lexical()
         self.sampler.keep_only({(p.group.name, p.name) for p in procs})
-        trees = _measure(procs)
+        trees = await self._measure(procs, procs)
+        now = time.time()  # after the reading: states and pids are read as of now too
         return [process_stats(p, self.sampler, trees, now) for p in procs]
 
     def getDaemonStats(self) -> dict[str, Any]:
@@ -136,7 +124,7 @@ class StatsNamespace:
         @return struct stats  pid, version, supervisor_version, identification,
                               statename, cpu_seconds, rss_kb, start
         """
-        sv = self._get()
+        control = self._any_control()
         me = psutil.Process(os.getpid())
         with me.oneshot():
             times = me.cpu_times()
@@ -146,8 +134,8 @@ class StatsNamespace:
             "pid": os.getpid(),
             "version": NG_VERSION,
             "supervisor_version": SUPERVISOR_VERSION,
-            "identification": sv.config.supervisord.identifier,
-            "statename": sv.state.name,
+            "identification": control.identification,
+            "statename": control.state.name,
             "cpu_seconds": round(times.user + times.system, 3),
             "rss_kb": rss // _KIB,
             "start": info.capped_int(started),

@@ -2,33 +2,35 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
-import time
-from typing import TYPE_CHECKING, Callable, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
-import psutil
-
-from ..config.model import AUTO, ChannelLogConfig, ProcessConfig
+from ..config.model import ProcessConfig
 from ..core.process import Action, Kill, Log, ProcessMachine, Spawn, StateChanged
-from ..core.states import ProcessState
-from ..logs.paths import auto_log_path
-from ..logs.rotating import LogFileError, LogFileResumed, RotatingFile
-from .journal_output import direct_streams, wire_journal
-from .listener import wire_output_events
+from ..core.states import STOPPED_STATES, ProcessState
+from . import destinations
+from .journal_output import direct_streams
 from .output import OutputChannel
-from .spawn import ChildPipes, SpawnError, SpawnRequest, child_environment, spawn
-from .tree import is_alive, kill_survivors, signal_tree, tree_members
+from .spawn import ChildPipes, SpawnError, SpawnRequest, child_environment
+from .stdin_writer import StdinWriter
+from .tree_stop import TreeStop
 
 if TYPE_CHECKING:
+    from .listener import Listener
     from .supervisor import ProcessGroup, Supervisor
 
-StateObserver = Callable[["Process", StateChanged], None]
+_EXIT_STATES = STOPPED_STATES | {ProcessState.BACKOFF}
 
 
 class Process:
     """One process of a group.  ``state``, ``pid``, ``spawnerr``,
-    ``exitstatus``, ``start_time`` and ``stop_time`` are what the API shows."""
+    ``exitstatus``, ``start_time`` and ``stop_time`` are what the API shows.
+
+    It owns everything that lives with it: the state machine and its timer,
+    the output channels and their destinations, the stdin writer, the
+    journal read-back of its channels, the cached encoding of its info
+    struct, and its place in an event listener pool (``listener``).
+    """
 
     def __init__(self, config: ProcessConfig, group: ProcessGroup, supervisor: Supervisor) -> None:
         self.config = config
@@ -39,18 +41,24 @@ class Process:
         self.spawns = 0  # successful spawns in this generation (restarts = spawns - 1)
         self.stop_time = 0.0  # wall clock of the last exit
         self.pipes: Optional[ChildPipes] = None
-        self._timer: Optional[asyncio.TimerHandle] = None
-        self._tree: dict[int, psutil.Process] = {}
-        self._tree_deadline = 0.0
-        self.stdout_logfile = self._log_path(config.stdout, "stdout")
+        self.stdin = StdinWriter()
+        self.listener: Optional[Listener] = None  # set by its pool, if in one
+        self.info_cache: Optional[Any] = None  # rpc/info.py: the XML of its last info struct
+        self._timer: Optional[Any] = None
+        self.tree_stop = TreeStop(self)  # the signals of a stop, and its leftovers
+        # Read-back of channels that go to the journal, one per channel, made
+        # on first use (logs/journal_reader.py); the process owns them.
+        self.journal_logs: dict = {}
+        self.stdout_logfile = destinations.log_path(self, config.stdout, "stdout")
         if config.redirect_stderr:
             self.stderr_logfile: Optional[str] = None
         else:
-            self.stderr_logfile = self._log_path(config.stderr, "stderr")
-        self.stdout = self._channel("stdout", config.stdout, self.stdout_logfile)
-        self.stderr = self._channel("stderr", config.stderr, self.stderr_logfile)
-        wire_output_events(self)  # events: capture mode, PROCESS_LOG_*
-        wire_journal(self)
+            self.stderr_logfile = destinations.log_path(self, config.stderr, "stderr")
+        out = destinations.build(self, "stdout", self.stdout_logfile, None)
+        shared = out.logfile if self.stderr_logfile is not None and self.stderr_logfile == self.stdout_logfile else None
+        err = destinations.build(self, "stderr", self.stderr_logfile, shared)
+        self.stdout = OutputChannel("stdout", out)
+        self.stderr = OutputChannel("stderr", err)
 
     # -- what the API reads -------------------------------------------------
 
@@ -74,13 +82,38 @@ class Process:
     def exitstatus(self) -> Optional[int]:
         return self.machine.exitstatus
 
+    def live_state(self, waiting_calls: int = 0) -> dict:
+        """What the daemon holds for this process beyond its config (see
+        Supervisor.live_state)."""
+        machine = self.machine
+        return {
+            "state": machine.state.name,
+            "pid": machine.pid,
+            "start_time": self.start_time,
+            "stop_time": self.stop_time,
+            "spawns": self.spawns,
+            "backoff": machine.backoff,
+            "exitstatus": machine.exitstatus,
+            "spawnerr": machine.spawnerr,
+            "deadline": machine.deadline(),
+            "channels": {
+                ch.channel: {"attached": ch.attached, "destinations": ch.destinations.names(),
+                             "followers": len(ch.wakers)}
+                for ch in (self.stdout, self.stderr)
+            },
+            "stdin": {"open": self.stdin.open, "pending": self.stdin.pending},
+            "listener": self.listener.live_state() if self.listener is not None else None,
+            "journal_logs": sorted(self.journal_logs),
+            "waiting_calls": waiting_calls,
+        }
+
     # -- commands -----------------------------------------------------------
 
     def start(self) -> None:
-        self._apply(self.machine.request_start(time.monotonic()))
+        self._apply(self.machine.request_start(self.supervisor.host.monotonic()))
 
     def stop(self) -> None:
-        self._apply(self.machine.request_stop(time.monotonic()))
+        self._apply(self.machine.request_stop(self.supervisor.host.monotonic()))
 
     def give_up(self) -> None:
         self._apply(self.machine.give_up_backoff())
@@ -90,16 +123,22 @@ class Process:
 
     def tick(self) -> None:
         self._timer = None
-        self._apply(self.machine.tick(time.monotonic(), self.supervisor.may_autostart))
+        self._apply(self.machine.tick(self.supervisor.host.monotonic(), self.supervisor.may_autostart))
 
-    def write_stdin(self, data: bytes) -> None:
-        """sendProcessStdin: raises OSError (EPIPE...) for the caller to report."""
-        if self.pipes is None or self.pipes.stdin is None:
-            raise BrokenPipeError("no stdin")
-        view = memoryview(data)
-        while view:
-            written = os.write(self.pipes.stdin, view)
-            view = view[written:]
+    def listener_output(self, data: bytes) -> None:
+        """An event listener's stdout: its protocol, for its pool."""
+        if self.listener is not None:
+            self.listener.feed(data)
+
+    def state_changed(self, change: StateChanged) -> None:
+        """The process's own hooks on its state changes (runtime/dispatch.py
+        says when they run among the others)."""
+        if change.new in _EXIT_STATES:
+            # The pipes were drained before the exit reached the state machine.
+            self.stdout.flush()
+            self.stderr.flush()
+        if self.listener is not None:
+            self.listener.state_changed(change)
 
     def reopen_logs(self) -> None:
         for channel in (self.stdout, self.stderr):
@@ -113,6 +152,7 @@ class Process:
             self._timer = None
         self.stdout.close()
         self.stderr.close()
+        self.stdin.detach()
         if self.pipes is not None:
             self.pipes.close()
             self.pipes = None
@@ -126,7 +166,7 @@ class Process:
             if isinstance(action, Log):
                 self.supervisor.log.log(action.level, action.text)
             elif isinstance(action, StateChanged):
-                self.supervisor.process_state_changed(self, action)
+                self.supervisor.dispatch.changed(self, action)
             elif isinstance(action, Spawn):
                 queue[:0] = self._spawn()
             elif isinstance(action, Kill):
@@ -141,7 +181,7 @@ class Process:
             self._timer.cancel()
             self._timer = None
         if deadline is not None:
-            self._timer = self.supervisor.loop.call_at(deadline, self.tick)
+            self._timer = self.supervisor.host.call_at(deadline, self.tick)
 
     def _spawn(self) -> list[Action]:
         sv = self.supervisor
@@ -154,11 +194,12 @@ class Process:
             daemon_env=sv.config.supervisord.environment,
             program_env=config.environment,
         )
-        now = time.monotonic()
+        host = sv.host
+        now = host.monotonic()
         streams = direct_streams(self)
         try:
             filename, argv = sv.resolve_command(config.command, env.get("PATH", os.defpath))
-            pid, pipes = spawn(
+            pid, pipes = host.spawn(
                 SpawnRequest(
                     filename=filename,
                     argv=argv,
@@ -180,11 +221,12 @@ class Process:
             for fd in streams:
                 if fd is not None:
                     os.close(fd)  # the child has its copy
-        self.start_time = time.time()
+        self.start_time = host.time()
         self.spawns += 1
         self.pipes = pipes
-        self._tree = {}
         sv.reaper.watch(pid, self._exited)
+        self.stdin.attach(pipes.stdin, sv.loop)
+        pipes.stdin = None  # the writer owns it now
         if pipes.stdout is not None:
             self.stdout.attach(pipes.stdout, sv.loop)
             pipes.stdout = None  # the channel owns it now
@@ -194,102 +236,24 @@ class Process:
         return self.machine.spawned(pid, now)
 
     def _exited(self, pid: int, status: int) -> None:
-        self.stop_time = time.time()
+        self.stop_time = self.supervisor.host.time()
         self.stdout.detach()
         self.stderr.detach()
+        self.stdin.detach()
         if self.pipes is not None:
             self.pipes.close()
             self.pipes = None
-        whole_tree_stop = self.machine.killing and self._stopping_tree()
-        self._apply(self.machine.exited(status, time.monotonic(), self.supervisor.may_autostart))
-        if whole_tree_stop:
-            self._finish_tree(pid)
-
-    def _stopping_tree(self) -> bool:
-        return self.config.stopasgroup or self.config.killasgroup
+        stopped = self.machine.killing
+        self._apply(self.machine.exited(status, self.supervisor.host.monotonic(), self.supervisor.may_autostart))
+        if stopped:
+            self.tree_stop.main_exited()
 
     def _kill(self, action: Kill) -> list[Action]:
         pid = self.machine.pid
         if not pid:
             return []
         try:
-            if action.whole_tree:
-                self._tree.update(self._tree_members(pid))
-                self._tree_deadline = time.monotonic() + self.config.stopwaitsecs
-                signal_tree(pid, action.sig, self._tree)
-            else:
-                os.kill(pid, action.sig)
-        except ProcessLookupError:
-            pass  # it died already; the reaper will tell the machine
+            self.tree_stop.kill(pid, action.sig, action.whole_tree, stopping=self.machine.killing)
         except OSError as exc:
             return self.machine.kill_failed(str(exc))
         return []
-
-    def _tree_members(self, pid: int) -> dict[int, psutil.Process]:
-        sv = self.supervisor
-        return tree_members(pid, self.config.group, self.config.name, sv.pids(), sv.process_table())
-
-    def _finish_tree(self, pid: int) -> None:
-        """The main process is gone; descendants that outlived it get SIGKILL
-        once stopwaitsecs (counted from the stop signal) have passed."""
-        self._tree.update(self._tree_members(pid))
-        members = {p: proc for p, proc in self._tree.items() if is_alive(proc)}
-        self._tree = {}
-        if not members:
-            return
-        delay = max(0.0, self._tree_deadline - time.monotonic())
-
-        def kill() -> None:
-            killed = kill_survivors(members)
-            if killed:
-                self.supervisor.log.warn(
-                    f"killed {len(killed)} leftover process(es) of {self.config.name}: "
-                    + ", ".join(map(str, killed))
-                )
-
-        self.supervisor.loop.call_later(delay, kill)
-
-    # -- logs -----------------------------------------------------------------
-
-    def _log_path(self, log: ChannelLogConfig, channel: str) -> Optional[str]:
-        if log.logfile is AUTO:
-            sv = self.supervisor.config.supervisord
-            return auto_log_path(sv.childlogdir, self.config.name, channel, sv.identifier)
-        return log.logfile  # type: ignore[return-value]
-
-    def _channel(self, channel: str, log: ChannelLogConfig, path: Optional[str]) -> OutputChannel:
-        logfile = None
-        if channel == "stderr" and path is not None and path == self.stdout_logfile:
-            # One writer per file, or the two would rotate it from under each other.
-            logfile = self.stdout.logfile
-        elif path is not None:
-            try:
-                # AUTO files appear with the first output (mode 0600 as stock's
-                # mkstemp): starting hundreds of quiet programs creates no files.
-                auto = log.logfile is AUTO
-                logfile = RotatingFile(
-                    path, log.maxbytes, log.backups, on_error=self._log_error,
-                    on_resume=self._log_resumed,
-                    lazy=auto, mode=0o600 if auto else 0o666,
-                )
-            except OSError as exc:
-                self.supervisor.log.error(f"couldn't open {channel} log of {self.config.name}: {exc}")
-        sv = self.supervisor
-        echo = None
-        if sv.log.level <= 10:  # debug copies child output into the main log, as stock
-            def echo(data: bytes, channel: str = channel) -> None:
-                sv.log.debug(f"{self.config.name!r} {channel} output:\n{data.decode(errors='replace')}")
-        return OutputChannel(
-            channel,
-            logfile,
-            strip_ansi=self.config.strip_ansi,
-            syslog_tag=self.config.name if log.syslog else None,
-            debug_echo=echo,
-        )
-
-    def _log_error(self, err: LogFileError) -> None:
-        self.supervisor.log.error(f"{self.config.name}: {err}")
-
-    def _log_resumed(self, note: LogFileResumed) -> None:
-        self.supervisor.log.warn(f"{self.config.name}: {note}")  # output was lost meanwhile
-

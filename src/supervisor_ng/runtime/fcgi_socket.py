@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import os
 import socket
-from typing import Optional
+from typing import Callable, Optional
 
+from .. import binding
 from ..config.model import FcgiSocketConfig
 from ..systemd.activation import inherited_pool
 from .spawn import SpawnError
@@ -16,9 +17,16 @@ from .spawn import SpawnError
 class FcgiSocket:
     """Bound lazily at the first spawn, kept while the group exists."""
 
-    def __init__(self, config: FcgiSocketConfig, section: str) -> None:
+    def __init__(
+        self,
+        config: FcgiSocketConfig,
+        section: str,
+        report_stale: Callable[[str], None] = lambda path: None,
+    ) -> None:
         self.config = config
         self._sock: Optional[socket.socket] = None
+        self._file: Optional[binding.FileIdentity] = None  # the unix socket file we made
+        self._report_stale = report_stale
         # systemd's socket is used as it is: no bind, chmod or unlink, ever.
         # It stays claimed for the daemon's life, as the name still maps to it.
         self._inherited = inherited_pool().claim(section, config)
@@ -32,50 +40,33 @@ class FcgiSocket:
                 self._sock = self._bind()
             except OSError as exc:
                 raise SpawnError(f"couldn't bind socket {self.config.url}: {exc.strerror or exc}") from None
+            except binding.BindRefused as exc:
+                raise SpawnError(f"couldn't bind socket {self.config.url}: {exc}") from None
         return self._sock.fileno()
 
     def _bind(self) -> socket.socket:
         cfg = self.config
+        backlog = cfg.backlog or socket.SOMAXCONN
         if cfg.family == "unix":
-            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        else:
-            infos = socket.getaddrinfo(
-                cfg.host or None, cfg.port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+            assert cfg.path is not None
+            sock, self._file = binding.bind_unix(
+                cfg.path, backlog, prepare=self._prepare, report_stale=self._report_stale
             )
-            family, _, _, _, addr = infos[0]
-            sock = socket.socket(family, socket.SOCK_STREAM)
-        try:
-            if cfg.family == "unix":
-                self._bind_unix(sock)
-            else:
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-                sock.bind(addr)
-            sock.listen(cfg.backlog or socket.SOMAXCONN)
-        except OSError:
-            sock.close()
-            raise
-        return sock
+            return sock
+        family, address = binding.inet_address(cfg.host or "", cfg.port or 0)
+        return binding.bind_inet(family, address, backlog)
 
-    def _bind_unix(self, sock: socket.socket) -> None:
-        cfg = self.config
-        assert cfg.path is not None
-        try:
-            os.unlink(cfg.path)
-        except FileNotFoundError:
-            pass
-        sock.bind(cfg.path)
-        if cfg.mode is not None:
-            os.chmod(cfg.path, cfg.mode)
-        if cfg.owner is not None:
-            os.chown(cfg.path, *cfg.owner)
+    def _prepare(self, path: str) -> None:
+        if self.config.mode is not None:
+            os.chmod(path, self.config.mode)
+        if self.config.owner is not None:
+            os.chown(path, *self.config.owner)
 
     def close(self) -> None:
         if self._sock is None:
             return
         self._sock.close()
         self._sock = None
-        if self.config.family == "unix" and self.config.path and self._inherited is None:
-            try:
-                os.unlink(self.config.path)
-            except OSError:
-                pass
+        if self._file is not None:
+            binding.remove_if_ours(self._file)
+            self._file = None

@@ -11,8 +11,9 @@ Two ways, chosen per channel at each spawn:
   and the priority, but the stream protocol has no custom fields: they are
   read back by identifier, priority and the daemon's pid, which is why the
   process name must be unique in the daemon for this path.
-* **Through the daemon** (:func:`wire_journal`), otherwise: the daemon reads
-  the pipe anyway, so each line goes with ``sendv`` and the
+* **Through the daemon** otherwise (the channel's ``journal`` destination,
+  runtime/destinations.py): the daemon reads the pipe anyway, so each line
+  goes with ``sendv`` and the
   ``SUPERVISOR_PROCESS_NAME`` / ``SUPERVISOR_GROUP_NAME`` /
   ``SUPERVISOR_CHANNEL`` fields; the partial line a program leaves when it
   exits is sent then.  A channel whose stream could not be opened (journald
@@ -21,50 +22,13 @@ Two ways, chosen per channel at each spawn:
 
 from __future__ import annotations
 
-import weakref
 from typing import TYPE_CHECKING, Optional
 
-from ..core.process import StateChanged
-from ..core.states import STOPPED_STATES, ProcessState
 from ..logs import journal
 
 if TYPE_CHECKING:
-    from ..config.model import ChannelLogConfig
     from .child import Process
     from .output import OutputChannel
-    from .supervisor import Supervisor
-
-_journals: weakref.WeakKeyDictionary[Process, list[journal.ChannelJournal]] = weakref.WeakKeyDictionary()
-_flushing: weakref.WeakSet[Supervisor] = weakref.WeakSet()
-_EXIT_STATES = STOPPED_STATES | {ProcessState.BACKOFF}
-
-
-def wire_journal(proc: Process) -> None:
-    config = proc.config
-    wanted = [("stdout", config.stdout, proc.stdout)]
-    if not config.redirect_stderr:
-        wanted.append(("stderr", config.stderr, proc.stderr))
-    wanted = [w for w in wanted if w[1].journal]
-    if not wanted or not journal.available():
-        return
-    journals = []
-    for name, _log, channel in wanted:
-        out = journal.ChannelJournal(config.name, config.group, name)
-        channel.observers.append(lambda _channel, data, out=out: out.write(data))
-        journals.append(out)
-    _journals[proc] = journals
-    sv = proc.supervisor
-    if sv not in _flushing:
-        # one observer per supervisor, not one per process
-        _flushing.add(sv)
-        sv.observers.append(_flush_on_exit)
-
-
-def _flush_on_exit(proc: Process, change: StateChanged) -> None:
-    # The pipes were drained before the exit reached the state machine.
-    if change.new in _EXIT_STATES:
-        for out in _journals.get(proc, ()):
-            out.flush()
 
 
 def direct_streams(proc: Process) -> tuple[Optional[int], Optional[int]]:
@@ -74,7 +38,7 @@ def direct_streams(proc: Process) -> tuple[Optional[int], Optional[int]]:
     wanted = [
         name
         for name, log, channel in (("stdout", config.stdout, proc.stdout), ("stderr", config.stderr, proc.stderr))
-        if log.journal and _only_journal(log, channel) and not (name == "stderr" and config.redirect_stderr)
+        if log.journal and _only_journal(channel)
     ]
     fds: dict[str, int] = {}
     if wanted and _may_bypass(proc):
@@ -86,8 +50,9 @@ def direct_streams(proc: Process) -> tuple[Optional[int], Optional[int]]:
     return fds.get("stdout"), fds.get("stderr")
 
 
-def _only_journal(log: ChannelLogConfig, channel: OutputChannel) -> bool:
-    return channel.logfile is None and not (log.syslog or log.events_enabled or log.capture_maxbytes)
+def _only_journal(channel: OutputChannel) -> bool:
+    # Not even ANSI stripping: journald would get the bytes as they are.
+    return channel.destinations.names() == ["journal"]
 
 
 def _may_bypass(proc: Process) -> bool:

@@ -1,16 +1,13 @@
 """Reading a child's stdout or stderr on the loop and sending it where it goes.
 
 Each channel is a non-blocking pipe watched with ``loop.add_reader``: the
-daemon wakes only when the child wrote something.  Bytes go, in order, through
-ANSI stripping (if asked), to the channel's log file, to syslog, to the main log
-at debug level, and to any output observers (events, journald).  ``wakers``
-are only told that the log file grew (``tail -f`` reads the file itself).
+daemon wakes only when the child wrote something.  The bytes go to the
+channel's :class:`~.destinations.Destinations`, built once from the program's
+config (runtime/destinations.py says which and in what order); ``wakers``
+(``tail -f`` clients) are only told that output arrived.
 
-When the log file is the only place the bytes go, they are moved from the
-pipe to the file with ``os.splice``, never entering Python (the fast path);
-any feature that needs to see the bytes (stripping, syslog, observers, events,
-capture mode, a listener's protocol, the debug echo) turns it off, chunk by
-chunk, so hooks added while the child runs take effect at once.
+When the log file is the only destination, bytes are moved from the pipe to
+the file with ``os.splice``, never entering Python (the fast path).
 
 A chatty child (64 KiB within 10 ms) is read on a timer instead of at every
 write: the daemon would otherwise wake for each page the child writes.  Its
@@ -18,12 +15,6 @@ pipe is enlarged to 1 MiB and drained every 0.5-20 ms, the delay adapted to
 find the pipe a quarter to three quarters full, so each wake moves hundreds
 of KiB.  The child waits on the daemon at most that delay (and only if it
 fills the pipe meanwhile); a quiet child goes back to being read at once.
-
-Event hooks (set up by runtime/listener.py, all off by default): ``capture``
-splits out what the child writes between the XSUPERVISOR tokens (not logged;
-``on_message`` gets each finished message), ``log_events`` gets every chunk
-for PROCESS_LOG_* events, and ``protocol`` gets the raw bytes of an event
-listener's stdout.
 """
 
 from __future__ import annotations
@@ -33,10 +24,9 @@ import fcntl
 import os
 from typing import Callable, Optional
 
-from ..events.capture import Capture, Captured, Message, Piece
-from ..logs.ansi import AnsiStripper
+from ..events.capture import Captured, Message, Piece
 from ..logs.rotating import RotatingFile
-from ..logs.syslog_out import SyslogLineWriter
+from .destinations import Destinations
 
 READ_SIZE = 1 << 17  # stock reads at most 128 KiB at a time
 SPLICE_SIZE = 1 << 20  # most bytes asked of one splice
@@ -54,8 +44,6 @@ QUIET_BYTES = 16 * 1024  # less than this per wake at MAX_DELAY: back to reading
 _F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)  # Linux values; Python 3.10+ names them
 _F_GETPIPE_SZ = getattr(fcntl, "F_GETPIPE_SZ", 1032)
 
-OutputObserver = Callable[[str, bytes], None]  # (channel, data)
-DataHook = Callable[[bytes], None]
 Waker = Callable[[], None]
 
 
@@ -65,27 +53,13 @@ class OutputChannel:
     The log file stays open across restarts; the pipe changes with each spawn.
     """
 
-    def __init__(
-        self,
-        channel: str,
-        logfile: Optional[RotatingFile],
-        *,
-        strip_ansi: bool = False,
-        syslog_tag: Optional[str] = None,
-        debug_echo: Optional[Callable[[bytes], None]] = None,
-    ) -> None:
+    def __init__(self, channel: str, destinations: Destinations) -> None:
         self.channel = channel
-        self.logfile = logfile
-        self._stripper = AnsiStripper() if strip_ansi else None
-        self._syslog = SyslogLineWriter(syslog_tag) if syslog_tag else None
-        self._debug_echo = debug_echo
-        self.observers: list[OutputObserver] = []
+        self.destinations = destinations
+        self.fast_path = destinations.file_only  # they never change once built
+        # Told that output arrived, without the bytes: a ``tail -f`` client
+        # reads the file (or journal) itself, and the splice path stays on.
         self.wakers: list[Waker] = []
-        # -- event hooks --
-        self.capture: Optional[Capture] = None
-        self.on_message: Optional[DataHook] = None
-        self.log_events: Optional[DataHook] = None
-        self.protocol: Optional[DataHook] = None
         self._fd: Optional[int] = None
         self._loop: Optional[asyncio.AbstractEventLoop] = None
         self._watching = False  # add_reader is in place (else a timer or nothing)
@@ -122,67 +96,62 @@ class OutputChannel:
         return self._fd is not None
 
     @property
-    def fast_path(self) -> bool:
-        """Whether the bytes can go from the pipe to the log file unseen."""
-        return (
-            self.logfile is not None
-            and self._stripper is None
-            and self._syslog is None
-            and self._debug_echo is None
-            and not self.observers
-            and self.capture is None
-            and self.log_events is None
-            and self.protocol is None
-        )
+    def logfile(self) -> Optional[RotatingFile]:
+        return self.destinations.logfile
 
     def feed(self, data: bytes) -> None:
-        if self.capture is None:
+        dest = self.destinations
+        if dest.capture is None:
             self._record(data, captured=False)
         else:
-            for piece in self.capture.feed(data):
+            for piece in dest.capture.feed(data):
                 self._piece(piece)
-        if self.protocol is not None:
-            self.protocol(data)
+        if dest.protocol is not None:
+            dest.protocol(data)
 
     def _record(self, data: bytes, captured: bool) -> None:
-        if self._stripper is not None:
-            data = self._stripper.feed(data)
+        dest = self.destinations
+        if dest.stripper is not None:
+            data = dest.stripper.feed(data)
             if not data:
                 return
         if not captured:  # captured text goes to its event, not to the logs
-            if self.logfile is not None:
-                self.logfile.write(data)
-            if self._syslog is not None:
-                self._syslog.write(data)
-            for observer in self.observers:
-                observer(self.channel, data)
+            if dest.logfile is not None:
+                dest.logfile.write(data)
+            if dest.syslog is not None:
+                dest.syslog.write(data)
+            if dest.journal is not None:
+                dest.journal.write(data)
             for wake in self.wakers:
                 wake()
-        if self._debug_echo is not None:
-            self._debug_echo(data)
-        if self.log_events is not None:
-            self.log_events(data)
+        if dest.debug_echo is not None:
+            dest.debug_echo(data)
+        if dest.log_events is not None:
+            dest.log_events(data)
 
     def _piece(self, piece: Piece) -> None:
         if isinstance(piece, Message):
-            if self.on_message is not None:
-                self.on_message(piece.data)
+            if self.destinations.on_message is not None:
+                self.destinations.on_message(piece.data)
         else:
             self._record(piece.data, captured=isinstance(piece, Captured))
 
     def _end_capture(self) -> None:
         # Each spawn starts outside capture mode; a token prefix held back at
         # the end of the stream was plain output after all.
-        if self.capture is not None:
-            for piece in self.capture.flush():
+        capture = self.destinations.capture
+        if capture is not None:
+            for piece in capture.flush():
                 self._piece(piece)
+
+    def flush(self) -> None:
+        """The program exited: a partial line waiting for the journal goes as it is."""
+        if self.destinations.journal is not None:
+            self.destinations.journal.flush()
 
     def close(self) -> None:
         self.detach()
-        if self._syslog is not None:
-            self._syslog.close()
-        if self.logfile is not None:
-            self.logfile.close()
+        self.destinations.close()
 
     def _readable(self) -> None:
         fd = self._fd
@@ -217,7 +186,7 @@ class OutputChannel:
         ended = False
         while moved < limit:
             logfile = self.logfile
-            if logfile is not None and self.fast_path:
+            if self.fast_path and logfile is not None:
                 try:
                     n = logfile.splice_from(fd, SPLICE_SIZE)
                 except BlockingIOError:

@@ -14,7 +14,10 @@ import os
 import signal
 from typing import Callable, Optional
 
+from .faults import Faults
+
 ExitCallback = Callable[[int, int], None]  # (pid, wait status)
+WaitPid = Callable[[int, int], "tuple[int, int]"]
 
 _PR_SET_CHILD_SUBREAPER = 36
 
@@ -29,9 +32,11 @@ def become_subreaper() -> bool:
 
 
 class Reaper:
-    def __init__(self, on_unknown: Optional[ExitCallback] = None) -> None:
+    def __init__(self, on_unknown: Optional[ExitCallback] = None, waitpid: WaitPid = os.waitpid) -> None:
         self._watched: dict[int, ExitCallback] = {}
         self.on_unknown = on_unknown  # pids nobody watches
+        self.faults = Faults()  # the supervisor gives it the daemon's
+        self._waitpid = waitpid  # tests inject exits without forking
         self._loop: Optional[asyncio.AbstractEventLoop] = None
         self._scheduled = False
 
@@ -65,6 +70,11 @@ class Reaper:
     def watch(self, pid: int, callback: ExitCallback) -> None:
         self._watched[pid] = callback
 
+    @property
+    def watched(self) -> list[int]:
+        """The pids whose exit someone waits for (part of the live state)."""
+        return list(self._watched)
+
     def reap(self) -> None:
         # Collect first, act after: acting may spawn replacements, and a
         # program that dies as fast as it is restarted would otherwise keep
@@ -72,7 +82,7 @@ class Reaper:
         exited: list[tuple[int, int]] = []
         while True:
             try:
-                pid, status = os.waitpid(-1, os.WNOHANG)
+                pid, status = self._waitpid(-1, os.WNOHANG)
             except ChildProcessError:
                 break
             except InterruptedError:
@@ -80,9 +90,9 @@ class Reaper:
             if pid == 0:
                 break
             exited.append((pid, status))
+        # Each exit on its own: one that fails must not drop the others
+        # collected in the same sweep (their programs would stay RUNNING).
         for pid, status in exited:
-            callback = self._watched.pop(pid, None)
+            callback = self._watched.pop(pid, None) or self.on_unknown
             if callback is not None:
-                callback(pid, status)
-            elif self.on_unknown is not None:
-                self.on_unknown(pid, status)
+                self.faults.run(f"handling the exit of pid {pid}", callback, pid, status)

@@ -4,26 +4,48 @@ Nothing here runs by itself: no timer, no background sampling.  A figure is
 taken when a client asks for it (``ng.getProcessStats``, ``/metrics``, the
 web page), so a daemon nobody watches pays nothing.
 
+What a request costs does not grow with the host, and never holds the loop:
+
+- a tree is found by following the kernel's children lists down from the
+  program's main pid (:class:`.tree.ProcessTable`), not by reading every
+  process of the host;
+- a reading answers every request for :data:`MAX_AGE` seconds (a scrape,
+  the page and ``supervisorctl status --stats`` share one), and only one
+  reading is under way at a time: a request that comes meanwhile waits for it;
+- a reading is taken on the loop in slices of :data:`SLICE` seconds, the
+  loop serving everyone else in between.
+
+Where the figures come from is a :class:`TreeSource`; :class:`ProcTrees`
+reads /proc.  A source that reads the cgroup each program lives in can take
+its place without the cache or the API noticing.
+
 CPU % needs two readings of the CPU time counters.  The sampler keeps the
 last reading of each program and answers with the usage between that reading
-and now.  With no earlier reading (the first request after a start) it
+and this one.  With no earlier reading (the first request after a start) it
 answers with the average since the process started (CPU seconds over
 lifetime), which needs no waiting and is a fair figure for a program that
 runs steadily; the next request then gets the usage since this one.  Two
-requests less than :data:`MIN_INTERVAL` apart share the last figure, so a
+readings less than :data:`MIN_INTERVAL` apart share the last figure, so a
 burst of clients does not turn the ratio into noise.
 """
 
 from __future__ import annotations
 
-import os
+import asyncio
 import time
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Callable, Optional
+from typing import Callable, Optional, Protocol
 
 import psutil
 
+from .tree import Owner, ProcessTable
+
 MIN_INTERVAL = 1.0  # seconds; below this a CPU % delta is mostly rounding
+MAX_AGE = 1.0  # seconds a reading answers requests
+SLICE = 0.005  # seconds of reading between two turns of the loop
+
+Clock = Callable[[], float]
 
 
 @dataclass(frozen=True)
@@ -34,91 +56,138 @@ class TreeFigures:
     rss: int  # bytes, summed over the tree
     processes: int  # how many processes the tree has
     create_time: float  # epoch seconds the main process started
+    at: float = 0.0  # monotonic time of the reading (0: unknown, taken as "now")
 
 
-def _ppid_map() -> dict[int, list[int]]:
-    """Children by parent pid, from one pass over /proc (psutil's
-    ``children(recursive=True)`` makes that pass once per call)."""
-    children: dict[int, list[int]] = {}
-    for proc in psutil.process_iter(["ppid"]):
-        ppid = proc.info.get("ppid")
-        if ppid is not None:
-            children.setdefault(ppid, []).append(proc.pid)
-    return children
+class TreeSource(Protocol):
+    def readings(
+        self, roots: dict[int, Owner], managed: set[int]
+    ) -> Iterator[tuple[int, Optional[TreeFigures]]]:
+        """Figures of each program tree, by main pid, one tree at a time (None:
+        the pid is gone).  ``roots`` maps main pids to their program; ``managed``
+        holds every main pid of the daemon, none of which is another's member."""
+        ...
 
 
-def _orphans(
-    children: dict[int, list[int]], roots: dict[int, tuple[str, str]]
-) -> dict[int, list[int]]:
-    """Descendants whose parent died were reparented to the daemon (a child
-    subreaper); they carry their program's SUPERVISOR_* names in their
-    environment.  Returns extra subtree roots per program main pid."""
-    by_key = {key: pid for pid, key in roots.items() if key}
-    extra: dict[int, list[int]] = {}
-    if not by_key:
-        return extra
-    for pid in children.get(os.getpid(), []):
-        if pid in roots:
-            continue
-        try:
-            env = psutil.Process(pid).environ()
-        except psutil.Error:
-            continue
-        owner = by_key.get(
-            (env.get("SUPERVISOR_GROUP_NAME", ""), env.get("SUPERVISOR_PROCESS_NAME", ""))
-        )
-        if owner is not None:
-            extra.setdefault(owner, []).append(pid)
-    return extra
+class ProcTrees:
+    """Figures from /proc: the tree below a main pid, plus the orphans its
+    program left to the daemon (they carry the program's names)."""
 
+    def __init__(self, clock: Clock = time.monotonic) -> None:
+        self._clock = clock
 
-def _figures(pids: list[int]) -> Optional[TreeFigures]:
-    try:
-        create_time = psutil.Process(pids[0]).create_time()
-    except psutil.Error:
-        return None
-    cpu = 0.0
-    rss = 0
-    count = 0
-    for pid in pids:
-        try:
-            member = psutil.Process(pid)
-            with member.oneshot():
-                times = member.cpu_times()
-                mem = member.memory_info()
-        except psutil.Error:
-            continue  # exited between listing and reading
-        # children_*: descendants already reaped by this member, so the
-        # counter does not drop when a worker exits.
-        cpu += times.user + times.system + times.children_user + times.children_system
-        rss += mem.rss
-        count += 1
-    return TreeFigures(cpu, rss, count, create_time)
-
-
-def read_trees(roots: dict[int, tuple[str, str]]) -> dict[int, TreeFigures]:
-    """Figures of each program tree, by main pid; ``roots`` maps main pids
-    to (group, name).  Pids that are gone are left out."""
-    if not roots:
-        return {}
-    children = _ppid_map()
-    extra = _orphans(children, roots)
-    out: dict[int, TreeFigures] = {}
-    for root in roots:
-        members = [root]
-        seen = {root}
-        queue = [*children.get(root, []), *extra.get(root, [])]
-        while queue:
-            pid = queue.pop()
-            if pid in seen or pid in roots:
+    def readings(
+        self, roots: dict[int, Owner], managed: set[int]
+    ) -> Iterator[tuple[int, Optional[TreeFigures]]]:
+        table = ProcessTable()
+        skip = managed | set(roots)
+        table.adopted(skip)  # before members() asks with a root left out of it
+        for root, owner in roots.items():
+            main = table.process(root)
+            if main is None:
+                yield root, None
                 continue
-            seen.add(pid)
-            members.append(pid)
-            queue.extend(children.get(pid, []))
-        figures = _figures(members)
-        if figures is not None:
-            out[root] = figures
-    return out
+            members = table.members([main], owner, skip - {root})
+            yield root, self._figures(main, members.values())
+
+    def _figures(self, main: psutil.Process, members: Iterable[psutil.Process]) -> Optional[TreeFigures]:
+        try:
+            create_time = main.create_time()
+        except psutil.Error:
+            return None
+        cpu = 0.0
+        rss = 0
+        count = 0
+        for member in members:
+            try:
+                with member.oneshot():
+                    times = member.cpu_times()
+                    mem = member.memory_info()
+            except psutil.Error:
+                continue  # exited between listing and reading
+            # children_*: descendants already reaped by this member, so the
+            # counter does not drop when a worker exits.
+            cpu += times.user + times.system + times.children_user + times.children_system
+            rss += mem.rss
+            count += 1
+        if not count:
+            return None
+        return TreeFigures(cpu, rss, count, create_time, self._clock())
+
+
+def read_trees(roots: dict[int, Owner], managed: Iterable[int] = ()) -> dict[int, TreeFigures]:
+    """Figures of each program tree, by main pid, read at once (pids that are
+    gone are left out)."""
+    return {pid: f for pid, f in ProcTrees().readings(roots, set(managed)) if f is not None}
+
+
+@dataclass(frozen=True)
+class _Entry:
+    at: float
+    owner: Owner
+    figures: Optional[TreeFigures]
+
+
+class TreeFiguresCache:
+    """Readings shared between requests for ``max_age`` seconds, taken in
+    slices of the loop, one reading at a time."""
+
+    def __init__(
+        self,
+        source: Optional[TreeSource] = None,
+        max_age: float = MAX_AGE,
+        clock: Clock = time.monotonic,
+    ) -> None:
+        self._source: TreeSource = source or ProcTrees(clock)
+        self._max_age = max_age
+        self._clock = clock
+        self._entries: dict[int, _Entry] = {}
+        self._reading: Optional[asyncio.Future[None]] = None
+
+    async def read(self, roots: dict[int, Owner], managed: Iterable[int]) -> dict[int, TreeFigures]:
+        """Figures of each tree in ``roots`` (main pid -> program), none older
+        than ``max_age``; pids that are gone are left out."""
+        while True:
+            missing = self._missing(roots)
+            if not missing:
+                break
+            if self._reading is None:
+                await self._take(missing, set(managed))
+                break  # even if its first trees aged meanwhile: a slow reading must not loop
+            # The reading under way may answer this request too; shielded, so
+            # that a client that goes away does not cancel it for the others.
+            await asyncio.shield(self._reading)
+        out = {}
+        for pid in roots:
+            entry = self._entries.get(pid)
+            if entry is not None and entry.figures is not None:
+                out[pid] = entry.figures
+        return out
+
+    def _missing(self, roots: dict[int, Owner]) -> dict[int, Owner]:
+        oldest = self._clock() - self._max_age
+        missing = {}
+        for pid, owner in roots.items():
+            entry = self._entries.get(pid)
+            if entry is None or entry.at < oldest or entry.owner != owner:
+                missing[pid] = owner
+        return missing
+
+    async def _take(self, roots: dict[int, Owner], managed: set[int]) -> None:
+        self._reading = asyncio.get_running_loop().create_future()
+        try:
+            oldest = self._clock() - self._max_age
+            self._entries = {pid: e for pid, e in self._entries.items() if e.at >= oldest}
+            turn_began = self._clock()
+            for pid, figures in self._source.readings(roots, managed):
+                now = self._clock()
+                self._entries[pid] = _Entry(now, roots[pid], figures)
+                if now - turn_began >= SLICE:
+                    await asyncio.sleep(0)
+                    turn_began = self._clock()
+        finally:
+            self._reading.set_result(None)
+            self._reading = None
 
 
 @dataclass
@@ -130,18 +199,20 @@ class _Reading:
 
 
 class ResourceSampler:
-    """Remembers the last CPU reading per program, keyed by (group, name)."""
+    """Remembers the last CPU reading per program, keyed by (group, name),
+    and holds the readings every request shares (``trees``)."""
 
     def __init__(
-        self, clock: Callable[[], float] = time.monotonic, wall: Callable[[], float] = time.time
+        self, clock: Clock = time.monotonic, wall: Clock = time.time
     ) -> None:
         self._clock = clock
         self._wall = wall
         self._last: dict[tuple[str, str], _Reading] = {}
+        self.trees = TreeFiguresCache(clock=clock)
 
     def cpu_percent(self, key: tuple[str, str], pid: int, figures: TreeFigures) -> float:
-        """CPU % of the tree (100 = one core busy) since the previous request."""
-        now = self._clock()
+        """CPU % of the tree (100 = one core busy) between the previous reading and this one."""
+        now = figures.at or self._clock()
         last = self._last.get(key)
         if last is not None and last.pid == pid:
             elapsed = now - last.at

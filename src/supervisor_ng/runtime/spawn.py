@@ -61,6 +61,9 @@ def resolve_command(command: str, path: Optional[str]) -> tuple[str, list[str]]:
         raise SpawnError(f"can't parse command {command!r}: {exc}") from None
     if not argv:
         raise SpawnError("command is empty")
+    if "\0" in command:
+        # A literal NUL in the config file: stat() and exec would raise ValueError.
+        raise SpawnError(f"couldn't exec {argv[0]!r}: the command contains a NUL byte")
     program = argv[0]
     st = None
     if "/" in program:
@@ -177,6 +180,8 @@ def spawn(req: SpawnRequest) -> tuple[int, ChildPipes]:
 
     try:
         if _needs_fork(req):
+            # The forked child could only report this on its stderr: check first.
+            _check_request(req)
             pid = _fork_exec(req, in_r, out_w, err_w)
         else:
             pid = _posix_spawn(req, in_r, out_w, err_w)
@@ -232,6 +237,9 @@ def _posix_spawn(req: SpawnRequest, stdin: int, stdout: int, stderr: int) -> int
         except OSError as exc:
             os.close(old_cwd)
             raise SpawnError(f"couldn't chdir to {req.directory}: {_errname(exc)}") from None
+        except ValueError as exc:
+            os.close(old_cwd)
+            raise SpawnError(f"couldn't chdir to {req.directory!r}: {exc}") from None
     old_umask = os.umask(req.umask) if req.umask is not None else None
     try:
         return os.posix_spawn(
@@ -247,6 +255,10 @@ def _posix_spawn(req: SpawnRequest, stdin: int, stdout: int, stderr: int) -> int
         if exc.errno == errno.EAGAIN:
             raise SpawnError(f"Too many processes in process table to spawn {_name(req)!r}") from None
         raise SpawnError(f"couldn't exec {req.argv[0]}: {_errname(exc)}") from None
+    except ValueError as exc:
+        # Checked only once posix_spawn refused: the common case pays nothing.
+        _check_request(req)
+        raise SpawnError(f"couldn't exec {req.argv[0]!r}: {exc}") from None
     finally:
         if old_umask is not None:
             os.umask(old_umask)
@@ -300,6 +312,25 @@ def _fork_exec(req: SpawnRequest, stdin: int, stdout: int, stderr: int) -> int:
         finally:
             os._exit(127)
     os._exit(127)
+
+
+def _check_request(req: SpawnRequest) -> None:
+    """SpawnError naming what of ``req`` the kernel cannot take: NUL bytes
+    (a literal one in the config file reaches any value) or an environment
+    name that execve would split at its '='."""
+    if "\0" in req.filename or any("\0" in arg for arg in req.argv):
+        raise SpawnError(f"couldn't exec {req.argv[0]!r}: the command contains a NUL byte")
+    if req.directory and "\0" in req.directory:
+        raise SpawnError(f"couldn't chdir to {req.directory!r}: the directory contains a NUL byte")
+    for key, value in req.env.items():
+        if "\0" in key or "\0" in value:
+            raise SpawnError(
+                f"couldn't exec {req.argv[0]!r}: environment variable {key!r} contains a NUL byte"
+            )
+        if not key or "=" in key[1:]:
+            raise SpawnError(
+                f"couldn't exec {req.argv[0]!r}: {key!r} is not a valid environment variable name"
+            )
 
 
 def _passwd_name(uid: Optional[int]) -> Optional[str]:

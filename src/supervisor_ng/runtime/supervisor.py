@@ -10,27 +10,33 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-from collections.abc import Iterable
-from typing import Callable, Optional
+from collections.abc import Coroutine, Iterable
+from typing import Any, Optional
 
 import psutil
 
 from ..config.loader import default_serverurl, load
 from ..config.model import AUTO, Config, ConfigError, GroupConfig, ProcessConfig
-from ..core.process import StateChanged, describe_wait_status
+from ..core.process import describe_wait_status
 from ..core.states import STOPPED_STATES, ProcessState, SupervisorState
 from ..events import types as ev
-from ..events.bus import EventBus
+from ..events.bus import EventBus, SerialCounter
 from ..events.ticks import TickTimer
 from .child import Process
+from .dispatch import Predicate, StateDispatch
+from .faults import Faults
 from .fcgi_socket import FcgiSocket
-from .listener import ListenerPool, process_state_observer
+from .host import Host
+from .listener import ListenerPool
 from .reaper import Reaper, become_subreaper
+from .slices import in_slices
 from .spawn import resolve_command
 from .tree import ProcessTable, is_alive
 
-StateObserver = Callable[[Process, StateChanged], None]
-Predicate = Callable[[Process], bool]
+
+class _NotWanted(Exception):
+    """An autostart the daemon no longer wants (shutting down, group removed)."""
+
 
 _WAIT_LOG_INTERVAL = 3.0  # "waiting for x to die", as often as stock says it
 _LEFTOVER_GRACE = 2.0  # seconds a leftover descendant gets between SIGTERM and SIGKILL
@@ -62,23 +68,45 @@ class ProcessGroup:
         return [p for p in self.processes.values() if p.state not in STOPPED_STATES]
 
     def autostart(self) -> None:
+        """Start the processes that start by themselves, a slice per turn of
+        the loop (a group of hundreds would hold it for most of a second)."""
         if self.supervisor.may_autostart:
-            for proc in self.processes.values():
-                proc.tick()
+            self.supervisor.background(f"the autostart of group {self.name}", self._autostart())
 
-    def stop_all(self) -> None:
-        """Stop every process, highest priority number first, without waiting."""
-        for proc in reversed(self.by_priority()):
+    async def _autostart(self) -> None:
+        sv = self.supervisor
+
+        def still_wanted() -> None:
+            if not sv.may_autostart or sv.groups.get(self.name) is not self:
+                raise _NotWanted
+
+        def tick(proc: Process) -> None:
+            sv.faults.run(f"the autostart of {proc.name}", proc.tick)
+
+        try:
+            await in_slices(list(self.processes.values()), tick, still_wanted=still_wanted)
+        except _NotWanted:
+            pass
+
+    async def stop_all(self) -> None:
+        """Stop every process, highest priority number first, a slice per
+        turn of the loop, without waiting for them to stop."""
+        run = self.supervisor.faults.run
+
+        def stop(proc: Process) -> None:
             if proc.state in (ProcessState.RUNNING, ProcessState.STARTING):
-                proc.stop()
+                run(f"stopping {proc.name}", proc.stop)
             elif proc.state == ProcessState.BACKOFF:
-                proc.give_up()
+                run(f"stopping {proc.name}", proc.give_up)
+
+        await in_slices(list(reversed(self.by_priority())), stop)
 
     def close(self) -> None:
+        run = self.supervisor.faults.run
         if self.listeners is not None:
-            self.listeners.close()
+            run(f"closing the listener pool {self.name}", self.listeners.close)
         for proc in self.processes.values():
-            proc.close()
+            run(f"closing {proc.name}", proc.close)
         if self._socket is not None:
             self._socket.close()
 
@@ -92,24 +120,31 @@ class Supervisor:
         overrides: Optional[dict] = None,
         base_env: Optional[dict[str, str]] = None,
         reaper: Optional[Reaper] = None,
+        serial: Optional[SerialCounter] = None,
+        faults: Optional[Faults] = None,
+        host: Optional[Host] = None,
     ) -> None:
+        """``reaper``, ``serial`` (the event serial) and ``faults`` outlive a
+        generation: the daemon passes the same ones to each.  ``host`` is the
+        clock, timers and spawner (tests inject one); by default the loop's."""
         self.config = config
         self.log = log
         self.overrides = overrides or {}
         self.base_env = dict(os.environ if base_env is None else base_env)
         self.state = SupervisorState.RUNNING
         self.groups: dict[str, ProcessGroup] = {}
-        self.observers: list[StateObserver] = []
+        self.faults = faults or Faults(log)
         self.reaper = reaper or Reaper()
         self.reaper.on_unknown = self._reaped_unknown
+        self.reaper.faults = self.faults
         self.next_config: Optional[Config] = None
         self.loop: asyncio.AbstractEventLoop = None  # type: ignore[assignment]
+        self.host: Host = host  # type: ignore[assignment]  # set in run() if None
         self._done: Optional[asyncio.Future[str]] = None
-        self._waiters: dict[Process, list[tuple[Predicate, asyncio.Future[None]]]] = {}
-        # events: the bus, and PROCESS_STATE_* from every state change
-        self.events = EventBus(config.supervisord.identifier)
-        self.observers.append(process_state_observer(self.events))
+        self.events = EventBus(config.supervisord.identifier, serial or SerialCounter())
+        self.dispatch = StateDispatch(self.events, self.faults)
         self.ticks: Optional[TickTimer] = None
+        self._tasks: set[asyncio.Task[None]] = set()
         self._memo: Optional[dict] = None
 
     # -- queries ----------------------------------------------------------------
@@ -126,9 +161,10 @@ class Supervisor:
         return {p.pid for p in self.processes() if p.pid}
 
     def process_table(self) -> ProcessTable:
-        """The host's process table, read once per turn of the loop: every
+        """Who is whose child, remembered for one turn of the loop: every
         whole-tree stop made in one turn (stopAllProcesses, a group, the
-        exits the reaper collected together) shares one read of /proc."""
+        exits the reaper collected together) reads each children list and
+        each orphan's environment once."""
         memo = self._turn_memo()
         table = memo.get("process table")
         if table is None:
@@ -173,7 +209,7 @@ class Supervisor:
 
         Returns "shutdown" or "restart".
         """
-        self.loop = asyncio.get_running_loop()
+        self.bind(asyncio.get_running_loop())
         self._done = self.loop.create_future()
         become_subreaper()
         self.reaper.install(self.loop)
@@ -191,12 +227,40 @@ class Supervisor:
             await self.stop_groups(list(self.groups.values()))
             await self._stop_leftovers()
         finally:
+            for task in list(self._tasks):
+                task.cancel()
             if self.ticks is not None:
                 self.ticks.close()
             for group in self.groups.values():
                 group.close()
             self.reaper.uninstall()
         return reason
+
+    def bind(self, loop: asyncio.AbstractEventLoop) -> None:
+        """The loop this generation runs on (run() calls it; unit tests too)."""
+        self.loop = loop
+        if self.host is None:
+            self.host = Host(loop)
+
+    def live_state(self) -> dict:
+        """The whole live state of this generation, enumerated from here:
+        what the daemon holds for each group and process beyond its config
+        (what a hand-over to a new daemon binary must carry)."""
+        waiting = {id(proc): n for proc, n in self.dispatch.waiting()}
+        return {
+            "state": self.state.name,
+            "event_serial": self.events.serial,
+            "groups": {
+                name: {
+                    "listener_buffer": group.listeners.buffered() if group.listeners is not None else None,
+                    "processes": {
+                        pname: proc.live_state(waiting.get(id(proc), 0))
+                        for pname, proc in group.processes.items()
+                    },
+                }
+                for name, group in self.groups.items()
+            },
+        }
 
     def request_shutdown(self) -> None:
         if self.state > SupervisorState.RESTARTING:
@@ -241,7 +305,7 @@ class Supervisor:
             self.log.info(f"received {name} indicating log reopen request")
             self.log.reopen()
             for proc in self.processes():
-                proc.reopen_logs()
+                self.faults.run(f"reopening the logs of {proc.name}", proc.reopen_logs)
 
     # -- groups -------------------------------------------------------------------
 
@@ -259,6 +323,19 @@ class Supervisor:
         group.close()
         self.events.notify(ev.ProcessGroupRemoved(name))
 
+    def background(self, what: str, work: Coroutine[Any, Any, None]) -> None:
+        """Run ``work`` on the loop; a failure is reported as a fault.  The
+        generation owns these tasks and cancels what is left when it ends."""
+        task = self.loop.create_task(work)
+        self._tasks.add(task)
+
+        def done(task: asyncio.Task[None]) -> None:
+            self._tasks.discard(task)
+            if not task.cancelled() and task.exception() is not None:
+                self.faults.report(what, task.exception())  # type: ignore[arg-type]
+
+        task.add_done_callback(done)
+
     def emit_remote_communication(self, type: str, data: str) -> None:
         """sendRemoteCommEvent: a REMOTE_COMMUNICATION event."""
         self.events.notify(ev.RemoteCommunication(type, data))
@@ -273,7 +350,7 @@ class Supervisor:
         for priority in sorted(by_priority, reverse=True):
             batch = sorted(by_priority[priority], key=lambda g: g.name, reverse=True)
             for group in batch:
-                group.stop_all()
+                await group.stop_all()
             await self.wait_stopped(p for group in batch for p in group.processes.values())
 
     async def wait_stopped(self, processes: Iterable[Process]) -> None:
@@ -293,30 +370,7 @@ class Supervisor:
     def wait_for(self, proc: Process, predicate: Predicate) -> asyncio.Future[None]:
         """A future resolved the moment ``predicate(proc)`` holds after a state change
         (or at once if it holds now)."""
-        fut: asyncio.Future[None] = self.loop.create_future()
-        if predicate(proc):
-            fut.set_result(None)
-        else:
-            self._waiters.setdefault(proc, []).append((predicate, fut))
-        return fut
-
-    def process_state_changed(self, proc: Process, change: StateChanged) -> None:
-        for observer in self.observers:
-            observer(proc, change)
-        waiters = self._waiters.get(proc)
-        if waiters:
-            keep = []
-            for predicate, fut in waiters:
-                if fut.done():
-                    continue
-                if predicate(proc):
-                    fut.set_result(None)
-                else:
-                    keep.append((predicate, fut))
-            if keep:
-                self._waiters[proc] = keep
-            else:
-                del self._waiters[proc]
+        return self.dispatch.wait_for(proc, predicate, self.loop)
 
     # -- reaping --------------------------------------------------------------------
 

@@ -5,7 +5,8 @@ answer and every program that starts by itself has settled (RUNNING, or
 FATAL after its retries, or EXITED...).  Saying it earlier would let units
 ordered ``After=supervisord.service`` start before the programs they need.
 
-Everything here is driven by the supervisor's state-change observers and
+Everything here is driven by the supervisor's state changes (its
+``readiness`` watcher, runtime/dispatch.py) and
 the generation boundaries of the daemon: no timer and no polling, apart
 from the watchdog ping, which must come from the loop itself.
 """
@@ -78,7 +79,7 @@ class Readiness:
             return
         self._known = set(supervisor.processes())
         self._pending = {p for p in self._known if not settled(p)}
-        supervisor.observers.append(self._changed)
+        supervisor.dispatch.watch("readiness", self._changed)
         self._check()
 
     def listening(self) -> None:

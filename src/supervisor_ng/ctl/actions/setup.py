@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Optional
 
+from ... import update_plan
 from ...names import make_namespec
 from ...rpc.faults import Faults
 from .. import codes
@@ -57,15 +58,8 @@ def reread(ctl: Any, arg: str) -> None:
         else:
             raise
         return
-    added, changed, removed = result[0]
-    changes = {}
-    for names, what in ((added, "available"), (changed, "changed"), (removed, "disappeared")):
-        for name in names:
-            changes[name] = what
-    if not changes:
-        ctl.output("No config updates to processes")
-    for name in sorted(changes):
-        ctl.output(f"{name}: {changes[name]}")
+    for line in update_plan.reread_lines(*result[0]):
+        ctl.output(line)
 
 
 def add(ctl: Any, arg: str) -> None:
@@ -109,53 +103,18 @@ def remove(ctl: Any, arg: str) -> None:
 
 def update(ctl: Any, arg: str) -> None:
     supervisor = ctl.supervisor()
-    try:
-        result = supervisor.reloadConfig()
-    except Fault as exc:
-        ctl.exitstatus = codes.GENERIC
-        if exc.faultCode != Faults.SHUTDOWN_STATE:
-            raise
-        ctl.output("ERROR: already shutting down")
-        return
-    added, changed, removed = result[0]
 
-    wanted = list(dict.fromkeys(arg.split()))
-    if "all" in wanted:
-        wanted = []  # "all" means the same as naming nothing
-    if wanted:
-        known = {info["group"] for info in supervisor.getAllProcessInfo()}
-        known.update(added)
-        for group in wanted:
-            if group not in known:
-                ctl.output(f"ERROR: no such group: {group}")
-                ctl.exitstatus = codes.GENERIC
+    async def call(step: update_plan.Call) -> Any:
+        return getattr(supervisor, step.method)(*step.params)
 
-    def selected(group: str) -> bool:
-        return not wanted or group in wanted
-
-    for group in removed:
-        if not selected(group):
-            continue
-        results = supervisor.stopProcessGroup(group)
-        ctl.output(f"{group}: stopped")
-        if any(r["status"] == Faults.FAILED for r in results):
-            ctl.output(f"{group}: has problems; not removing")
+    def say(step: update_plan.Say) -> None:
+        ctl.output(step.line)
+        if step.failed:
             ctl.exitstatus = codes.GENERIC
-            continue
-        supervisor.removeProcessGroup(group)
-        ctl.output(f"{group}: removed process group")
 
-    for group in changed:
-        if not selected(group):
-            continue
-        supervisor.stopProcessGroup(group)
-        ctl.output(f"{group}: stopped")
-        supervisor.removeProcessGroup(group)
-        supervisor.addProcessGroup(group)
-        ctl.output(f"{group}: updated process group")
+    def as_failure(exc: Exception) -> Optional[update_plan.CallFailed]:
+        if isinstance(exc, Fault):
+            return update_plan.CallFailed(exc.faultCode, exc.faultString)
+        return None
 
-    for group in added:
-        if not selected(group):
-            continue
-        supervisor.addProcessGroup(group)
-        ctl.output(f"{group}: added process group")
+    update_plan.run_sync(update_plan.carry_out(update_plan.update(arg.split()), call, say, as_failure))

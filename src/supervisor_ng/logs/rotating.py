@@ -232,6 +232,10 @@ class RotatingFile:
         if not self._pending:
             self._stop_writer()
             self._written()
+        elif self._failing and len(self._pending) <= PENDING_LIMIT // 2:
+            # The reader keeps up again (a chatty writer may never let the
+            # buffer empty); the half-way mark keeps the notes from flapping.
+            self._written()
 
     def _flush_blocking(self) -> None:
         fd = self._fd

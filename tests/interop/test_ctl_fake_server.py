@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from tests.interop.conftest import same_without_daemon
+from tests.interop.scripted import scripted_server
 
 
 def info(name: str, group: str, state: int, statename: str, description: str, pid: int = 0) -> dict:
@@ -123,18 +124,8 @@ import xmlrpc.client  # noqa: E402  (used by the Scripted methods above)
 
 @pytest.fixture
 def server():
-    scripted = Scripted()
-    httpd = xmlrpc.server.SimpleXMLRPCServer(("127.0.0.1", 0), logRequests=False, allow_none=True)
-    for name, function in scripted.methods().items():
-        httpd.register_function(function, f"supervisor.{name}")
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    scripted.url = f"http://127.0.0.1:{httpd.server_address[1]}"
-    try:
+    with scripted_server(Scripted()) as scripted:
         yield scripted
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
 
 
 LINES = [

@@ -10,7 +10,6 @@ leave the group in place too.
 from __future__ import annotations
 
 import asyncio
-import threading
 import xmlrpc.client
 import xmlrpc.server
 from typing import Any
@@ -20,6 +19,7 @@ import pytest
 from supervisor_ng.http import actions
 from supervisor_ng.rpc.faults import RPCError
 from tests.interop.conftest import run_client
+from tests.interop.scripted import scripted_server
 
 
 class Scripted:
@@ -53,18 +53,8 @@ class Scripted:
 
 @pytest.fixture
 def server():
-    scripted = Scripted()
-    httpd = xmlrpc.server.SimpleXMLRPCServer(("127.0.0.1", 0), logRequests=False, allow_none=True)
-    for name, function in scripted.methods().items():
-        httpd.register_function(function, f"supervisor.{name}")
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    scripted.url = f"http://127.0.0.1:{httpd.server_address[1]}"
-    try:
+    with scripted_server(Scripted()) as scripted:
         yield scripted
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
 
 
 class RemoteRegistry:

@@ -238,6 +238,7 @@ def test_live_state_enumerates_every_process(tmp_path, closing):
     assert a["state"] == "RUNNING" and a["pid"] == proc(sv, "a").pid and a["spawns"] == 1
     assert b["state"] == "STOPPED" and b["pid"] == 0
     assert a["stdin"] == {"open": False, "pending": 0}
+    assert a["tree_stop"] == {"stopping": None, "leftovers": []}
     assert a["channels"]["stdout"]["destinations"] == []
     assert os.getpid() not in (a["pid"], b["pid"])
 

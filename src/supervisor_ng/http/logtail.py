@@ -108,20 +108,6 @@ def _attach(target: Any, wake: Callable[[], None]) -> Callable[[], None]:
                 wakers.remove(wake)
 
         return unwake
-    observers = getattr(target, "observers", None)
-    if isinstance(observers, list):  # an OutputChannel
-
-        def on_output(_channel: str, _data: bytes) -> None:
-            wake()
-
-        observers.append(on_output)
-
-        def detach() -> None:
-            if on_output in observers:
-                observers.remove(on_output)
-
-        return detach
-
     def on_record(_record: Any) -> None:  # the MainLog
         wake()
 

@@ -102,6 +102,7 @@ class Process:
                 for ch in (self.stdout, self.stderr)
             },
             "stdin": {"open": self.stdin.open, "pending": self.stdin.pending},
+            "tree_stop": self.tree_stop.live_state(),
             "listener": self.listener.live_state() if self.listener is not None else None,
             "journal_logs": sorted(self.journal_logs),
             "waiting_calls": waiting_calls,

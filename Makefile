@@ -1,17 +1,26 @@
 # Packages of supervisor-ng; they land in dist/.
 #   make deb       supervisor-ng_<version>_all.deb (dpkg-buildpackage, debhelper, pybuild)
 #   make rpm       supervisor-ng-<version>-1.noarch.rpm (rpmbuild)
+#   make deb-deps / rpm-deps   only install what they build with (apt-get, as root
+#                  or through sudo); `make deb` and `make rpm` run them first
 #   make rpmlint   rpmlint of the rpm and the spec, with the explained filters
 #   make e2e       the end-to-end tests of both under systemd-nspawn (root)
 
 DIST ?= dist
 
-.PHONY: deb rpm rpmlint e2e clean
+.PHONY: deb rpm deb-deps rpm-deps rpmlint e2e clean
 
-deb:
+# The package lists live in scripts/bootstrap.sh, beside the tests' own.
+deb-deps:
+	bash -c 'source scripts/bootstrap.sh && ensure_debian_packages "$${DEB_BUILD_PACKAGES[@]}"'
+
+rpm-deps:
+	bash -c 'source scripts/bootstrap.sh && ensure_debian_packages "$${RPM_BUILD_PACKAGES[@]}"'
+
+deb: deb-deps
 	bash packaging/deb/build.sh $(DIST)
 
-rpm:
+rpm: rpm-deps
 	bash packaging/rpm/build.sh $(DIST)
 
 rpmlint: rpm

@@ -24,6 +24,7 @@ from typing import Any, NoReturn, Optional
 
 import log_capture  # noqa: F401  (registers its scenarios)
 import loop_stall  # noqa: F401  (registers its scenario)
+import readiness  # noqa: F401  (registers its scenario)
 from daemons import STOCK_VERSION, Supervisord, become_subreaper, ensure_stock, kill_descendants
 from report import (
     DAEMON_ORDER,

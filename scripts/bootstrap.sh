@@ -20,12 +20,19 @@ export PIP_DISABLE_PIP_VERSION_CHECK=1
 # python3-venv is what lets Debian's python3 create a virtualenv with pip in it.
 SYSTEM_PACKAGES=(gcc pkg-config libsystemd-dev python3-dev python3-venv)
 
+# What `make deb` builds with (packaging/deb/debian/control's Build-Depends,
+# with dpkg-buildpackage and fakeroot) and what `make rpm` needs on Debian.
+DEB_BUILD_PACKAGES=(debhelper dh-python pybuild-plugin-pyproject python3-all
+    python3-setuptools dpkg-dev fakeroot)
+RPM_BUILD_PACKAGES=(rpm)
+
 # What the tests need on top: Debian's chromium for the web page tests
-# (driven by Playwright, no browser download); debhelper, dh-python and rpm to
-# build the packages; debootstrap and systemd-container to boot the .deb under
-# a real systemd in systemd-nspawn.
-TEST_SYSTEM_PACKAGES=(chromium debootstrap systemd-container debhelper dh-python
-    pybuild-plugin-pyproject python3-all python3-setuptools dpkg-dev fakeroot rpm rpmlint)
+# (driven by Playwright, no browser download); the build packages and rpmlint
+# to build and check the packages; debootstrap and systemd-container to boot
+# the .deb under a real systemd in systemd-nspawn; prometheus for promtool,
+# which checks and unit-tests the alerting rules in monitoring/.
+TEST_SYSTEM_PACKAGES=(chromium debootstrap systemd-container "${DEB_BUILD_PACKAGES[@]}"
+    "${RPM_BUILD_PACKAGES[@]}" rpmlint prometheus nodejs npm)
 
 bootstrap_log() {
     echo "bootstrap: $*" >&2
@@ -40,7 +47,13 @@ _deb_installed() {
 
 # ensure_system_packages [EXTRA...]: SYSTEM_PACKAGES and any extra ones.
 ensure_system_packages() {
-    local wanted=("${SYSTEM_PACKAGES[@]}" "$@")
+    ensure_debian_packages "${SYSTEM_PACKAGES[@]}" "$@"
+}
+
+# ensure_debian_packages PKG...: exactly these (`make deb` uses it for
+# DEB_BUILD_PACKAGES).
+ensure_debian_packages() {
+    local wanted=("$@")
     if ! command -v dpkg >/dev/null 2>&1; then
         bootstrap_log "not a Debian system: make sure the equivalents of ${wanted[*]} are installed"
         return 0
@@ -114,11 +127,12 @@ ensure_project() {
 # listeners (and any listener written with supervisor.childutils) the event
 # tests run with .venv-stock/bin/python.  They live apart from .venv because
 # the stock package installs console scripts named supervisord/supervisorctl
-# that would replace ours there.  Exports STOCK_VENV.
+# that would replace ours there.  supervisor-wildcards is a [ctlplugin:x]
+# plugin, for comparing our supervisorctl's plugin commands with stock's.  Exports STOCK_VENV.
 ensure_stock_supervisor() {
     ensure_venv .venv-stock
     local have pkg want
-    for pkg in "supervisor==$STOCK_SUPERVISOR_VERSION" "superlance==2.0.0"; do
+    for pkg in "supervisor==$STOCK_SUPERVISOR_VERSION" "superlance==2.0.0" "supervisor-wildcards==0.1.3"; do
         want="${pkg#*==}"
         have="$(.venv-stock/bin/python -c "import importlib.metadata as m; print(m.version('${pkg%%==*}'))" 2>/dev/null || true)"
         if [ "$have" != "$want" ]; then
@@ -127,4 +141,50 @@ ensure_stock_supervisor() {
         fi
     done
     export STOCK_VENV="$REPO_ROOT/.venv-stock"
+}
+
+_listener_fingerprint() {
+    # The listener side is src/supervisor plus the supervisor_ng modules it
+    # imports: any source change may change it.
+    { cat pyproject.toml; find src -name '*.py' -not -path '*/__pycache__/*' -print0 | sort -z | xargs -0 cat; } \
+        | sha256sum | cut -d' ' -f1
+}
+
+# ensure_listener_tools: .venv-listeners, an environment with supervisor-ng and
+# without the stock supervisor, where superlance is installed the way the
+# README says (pip install --no-deps superlance): its listeners then import
+# supervisor-ng's own `supervisor` package.  supervisor-ng goes in without
+# its dependencies: the listener side needs none, and it is reinstalled (from
+# a copy of the tree, so no build files land in it) whenever the sources
+# change.  Exports LISTENER_VENV.
+ensure_listener_tools() {
+    ensure_venv .venv-listeners
+    local stamp=.venv-listeners/.supervisor-ng-installed want copy
+    want="$(_listener_fingerprint)"
+    if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+        bootstrap_log "pip install --no-deps supervisor-ng (this tree) into .venv-listeners"
+        copy="$(mktemp -d)"
+        cp -r pyproject.toml README.md src "$copy/"
+        find "$copy/src" -name '*.egg-info' -prune -exec rm -rf {} +
+        .venv-listeners/bin/python -m pip install -q --no-deps --force-reinstall "$copy"
+        rm -rf "$copy"
+        echo "$want" >"$stamp"
+    fi
+    if ! .venv-listeners/bin/python -c "import importlib.metadata as m; assert m.version('superlance') == '2.0.0'" >/dev/null 2>&1; then
+        bootstrap_log "pip install --no-deps superlance==2.0.0 into .venv-listeners"
+        .venv-listeners/bin/python -m pip install -q --no-deps "superlance==2.0.0"
+    fi
+    export LISTENER_VENV="$REPO_ROOT/.venv-listeners"
+}
+
+# ensure_npm_clients: the npm `xmlrpc` package (what Node.js tools use to talk
+# to Supervisor) in .venv-npm/, for the tests that drive the daemon with it.
+# Exports NPM_CLIENTS.
+ensure_npm_clients() {
+    if [ ! -f .venv-npm/node_modules/xmlrpc/package.json ]; then
+        bootstrap_log "npm install xmlrpc@1.3.2 into .venv-npm"
+        mkdir -p .venv-npm
+        npm install --silent --no-audit --no-fund --prefix .venv-npm xmlrpc@1.3.2
+    fi
+    export NPM_CLIENTS="$REPO_ROOT/.venv-npm/node_modules"
 }

@@ -8,5 +8,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/bootstrap.sh"
 ensure_system_packages "${TEST_SYSTEM_PACKAGES[@]}"
 ensure_project test
 ensure_stock_supervisor
+ensure_listener_tools
+ensure_npm_clients
 
 exec .venv/bin/python -m pytest -n auto -q "$@"

@@ -23,7 +23,7 @@ trap 'rm -rf "$work"' EXIT
 tree="$work/supervisor-ng-$version"
 mkdir -p "$tree" "$out"
 tar -C "$root" --exclude=__pycache__ --exclude='*.egg-info' --exclude='*.pyc' \
-    -cf - pyproject.toml README.md src units packaging | tar -C "$tree" -xf -
+    -cf - pyproject.toml README.md src units packaging completion monitoring | tar -C "$tree" -xf -
 cp -a "$root/packaging/deb/debian" "$tree/debian"
 sed -e "s/@VERSION@/$version/" -e "s/@DATE@/$(LC_ALL=C date -R)/" \
     "$tree/debian/changelog.in" > "$tree/debian/changelog"

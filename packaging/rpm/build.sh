@@ -18,7 +18,7 @@ trap 'rm -rf "$work"' EXIT
 mkdir -p "$work"/{SOURCES,SPECS,BUILD,RPMS,SRPMS} "$out"
 tar -C "$root" --exclude=__pycache__ --exclude='*.egg-info' --exclude='*.pyc' \
     --transform "s|^|supervisor-ng-$version/|" \
-    -czf "$work/SOURCES/supervisor-ng-$version.tar.gz" pyproject.toml README.md src units packaging
+    -czf "$work/SOURCES/supervisor-ng-$version.tar.gz" pyproject.toml README.md src units packaging completion monitoring
 # On a host whose packages rpm does not manage (Debian), rpm's database
 # knows no python3: skip the BuildRequires check there.
 nodeps=()

@@ -17,7 +17,7 @@ import pwd
 import resource
 import signal
 import sys
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 import click
 
@@ -31,9 +31,14 @@ from .logs import journal
 from .logs.mainlog import MainLog
 from .logs.paths import clean_auto_logs
 from .runtime.faults import Faults
+from .runtime.notify_server import NotifyServer
 from .runtime.reaper import Reaper
 from .runtime.supervisor import Supervisor
+from .stock_clash import clash_warning
 from .systemd.readiness import Readiness
+
+if TYPE_CHECKING:
+    from .runtime.child import Process
 
 PROG = "supervisord"
 HANDLED_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT, signal.SIGHUP, signal.SIGUSR2)
@@ -113,6 +118,9 @@ class Daemon:
         except OSError as exc:
             usage_error(PROG, f"could not open the log file {sd.logfile!r}: {exc.strerror}")
         self._journal = journal.sync_main_log(self.log, sd.journal, self._journal)
+        clash = clash_warning()
+        if clash is not None:
+            self.log.warn(clash)
         if not sd.nocleanup:
             clean_auto_logs(sd.childlogdir, sd.identifier, warn=self.log.warn)
         if os.geteuid() == 0 and sd.user is None:
@@ -144,10 +152,11 @@ class Daemon:
 
     async def _serve(self) -> None:
         # What outlives a configuration generation: the reaper, the event
-        # serial, where failures are reported.
-        reaper = Reaper()
-        serial = SerialCounter()
+        # serial, where failures are reported, the programs' NOTIFY_SOCKET.
         faults = Faults(self.log)
+        notify = NotifyServer(self._notify_owner, self.log, faults)
+        reaper = Reaper(before_sweep=notify.drain)
+        serial = SerialCounter()
         config = self.config
         loop = asyncio.get_running_loop()
         # Whatever escapes a callback is logged with its traceback, and the
@@ -159,10 +168,17 @@ class Daemon:
         for sig in HANDLED_SIGNALS:
             loop.add_signal_handler(sig, self._on_signal, sig)
         self.systemd.start(loop)
+        notify.start(loop)
         try:
             while True:
                 supervisor = Supervisor(
-                    config, self.log, overrides=self.overrides, reaper=reaper, serial=serial, faults=faults
+                    config,
+                    self.log,
+                    overrides=self.overrides,
+                    reaper=reaper,
+                    serial=serial,
+                    faults=faults,
+                    notify_address=notify.address,
                 )
                 run = asyncio.ensure_future(supervisor.run())
                 # run() adds the groups before its first await: clients see the
@@ -185,8 +201,12 @@ class Daemon:
                 self._journal = journal.sync_main_log(self.log, config.supervisord.journal, self._journal)
                 self.log.info(f"supervisord started with pid {os.getpid()}")
         finally:
+            notify.close()
             self.systemd.close()
             await self.control.close()
+
+    def _notify_owner(self, pid: int) -> Optional[Process]:
+        return self.supervisor.owner_of(pid) if self.supervisor is not None else None
 
     def _on_signal(self, sig: int) -> None:
         if self.supervisor is not None:

@@ -1,24 +1,59 @@
 """superlance 2.0.0 from PyPI, unchanged, against our daemon.
 
-The listeners run from the stock venv (where superlance and the stock
-``supervisor`` package it imports are installed, see scripts/bootstrap.sh)
-and talk to our daemon over its unix socket with XML-RPC, as in production.
-They wake on TICK_5 here (production configs use TICK_60) to keep the tests short.
+Each listener runs twice: from the stock venv (superlance with the stock
+``supervisor`` package it declares, see scripts/bootstrap.sh), and from a
+venv that has supervisor-ng and no stock package, where superlance was
+installed as the README says (``pip install --no-deps superlance``) and
+imports supervisor-ng's own ``supervisor`` package.  They talk to our daemon
+over its unix socket with XML-RPC, as in production.  They wake on TICK_5
+here (production configs use TICK_60) to keep the tests short.
 """
 
 from __future__ import annotations
 
+import os
 import socket
+import subprocess
 import time
+from pathlib import Path
 
-from tests.daemon_harness import STOCK_VENV
+import pytest
+
+from tests.daemon_harness import REPO, STOCK_VENV
 from tests.integration.events_fixtures import require_stock_listeners, wait_until
 
-BIN = STOCK_VENV / "bin"
+LISTENER_VENV = Path(os.environ.get("LISTENER_VENV", REPO / ".venv-listeners"))
+
+# Where `import supervisor` leads, and whether the stock distribution is there.
+_WHICH_SUPERVISOR = (
+    "import importlib.metadata as m, supervisor.childutils as c\n"
+    "try:\n    m.distribution('supervisor'); stock = 'stock installed'\n"
+    "except m.PackageNotFoundError:\n    stock = 'no stock'\n"
+    "print(c.__file__, stock)\n"
+)
 
 
-def test_memmon_restarts_a_program_above_its_memory_limit(daemon_factory, tmp_path) -> None:
-    require_stock_listeners(superlance=True)
+@pytest.fixture(params=["stock", "ng-only"])
+def superlance_bin(request: pytest.FixtureRequest) -> Path:
+    if request.param == "stock":
+        require_stock_listeners(superlance=True)
+        return STOCK_VENV / "bin"
+    bin_dir = LISTENER_VENV / "bin"
+    if not (bin_dir / "memmon").exists():
+        pytest.skip(f"superlance not installed in {LISTENER_VENV} (scripts/bootstrap.sh ensure_listener_tools)")
+    found = subprocess.run(
+        [str(bin_dir / "python"), "-c", _WHICH_SUPERVISOR], capture_output=True, text=True, timeout=60
+    )
+    assert found.returncode == 0, found.stderr
+    path, stock = found.stdout.strip().split(" ", 1)
+    assert stock == "no stock"
+    # supervisor-ng's package, beside supervisor_ng in the same install
+    assert (Path(path).parent.parent / "supervisor_ng").is_dir(), path
+    return bin_dir
+
+
+def test_memmon_restarts_a_program_above_its_memory_limit(daemon_factory, tmp_path, superlance_bin: Path) -> None:
+    BIN = superlance_bin
     hog = tmp_path / "hog.py"
     # Resident, not just reserved: the bytes are written.
     hog.write_text("import time\nblob = b'x' * (80 * 1024 * 1024)\ntime.sleep(1000)\n")
@@ -60,8 +95,8 @@ startsecs=0
     assert "stopped: hog (terminated by SIGTERM)" in log
 
 
-def test_crashmail_mails_an_unexpected_exit_and_not_an_expected_one(daemon_factory, tmp_path) -> None:
-    require_stock_listeners(superlance=True)
+def test_crashmail_mails_an_unexpected_exit_and_not_an_expected_one(daemon_factory, tmp_path, superlance_bin: Path) -> None:
+    BIN = superlance_bin
     mail = tmp_path / "mail.txt"
     sendmail = tmp_path / "sendmail.sh"
     sendmail.write_text(f"#!/bin/sh\n{{ cat; echo '--- end of message ---'; }} >> {mail}\n")
@@ -108,8 +143,8 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def test_httpok_restarts_a_program_whose_http_check_fails(daemon_factory, tmp_path) -> None:
-    require_stock_listeners(superlance=True)
+def test_httpok_restarts_a_program_whose_http_check_fails(daemon_factory, tmp_path, superlance_bin: Path) -> None:
+    BIN = superlance_bin
     port = _free_port()
     web = tmp_path / "web.py"
     # Healthy on /ok, 500 on /health: httpok checks /health.

@@ -15,6 +15,7 @@ import os
 import signal
 import socket
 import struct
+import sys
 import threading
 from pathlib import Path
 from typing import Callable, NamedTuple, Optional
@@ -274,3 +275,19 @@ def test_watchdog_pings_stop_while_the_daemon_is_stopped(notified):
     finally:
         os.kill(daemon.pid, signal.SIGCONT)
     listener.wait_for("WATCHDOG=1", after=frozen + 1, pid=daemon.pid)
+
+
+def test_ready_waits_for_programs_that_report_readiness_and_their_dependents(notified):
+    notify_prog = Path(__file__).with_name("notify_prog.py")
+    daemon, listener = notified(
+        f"[program:db]\ncommand={sys.executable} {notify_prog} --ready-after 0.5\nready=notify\n"
+        "[program:web]\ncommand=sleep 1000\nstartsecs=0\ndepends_on=db\n"
+    )
+    i = listener.wait_for("READY=1")
+    _, _, log_at_ready = listener.messages[i]
+    assert "success: db entered RUNNING state, process is ready (ready=notify)" in log_at_ready
+    assert "success: web entered RUNNING state" in log_at_ready
+    # the program's own NOTIFY_SOCKET is the daemon's, never systemd's
+    env = open(f"/proc/{daemon.rpc.supervisor.getProcessInfo('db')['pid']}/environ", "rb").read().split(b"\0")
+    sockets = [v for v in env if v.startswith(b"NOTIFY_SOCKET=")]
+    assert sockets and sockets[0] != f"NOTIFY_SOCKET={listener.path}".encode()

@@ -495,6 +495,52 @@ CASES: list[tuple[str, str, dict[str, str], list[str], dict | None]] = [
     ),
     ("numprocs-zero", "[supervisord]\n[program:a]\ncommand=a\nnumprocs=0\n", {}, [], None),
     ("empty-exitcodes", "[supervisord]\n[program:a]\ncommand=a\nexitcodes=\n", {}, [], None),
+    (
+        # Issue 15's options: stock ignores them, so the config still loads there
+        # with the same meaning for everything it knows.
+        "readiness-dependencies-backoff",
+        """
+        [supervisord]
+        [program:db]
+        command = db
+        ready = tcp:127.0.0.1:5432
+        ready_timeout = 30
+        healthcheck = exec:pg_isready -q
+        healthcheck_interval = 10
+        healthcheck_timeout = 2.5
+        healthcheck_retries = 2
+        backoff = exponential
+        backoff_max = 60
+        fatal_retry_secs = 300
+        [program:migrate]
+        command = migrate
+        depends_on = db
+        startsecs = 0
+        autorestart = false
+        [program:web]
+        command = web %(process_num)d
+        process_name = web_%(process_num)d
+        numprocs = 2
+        depends_on = db, migrate
+        ready = notify
+        watchdog_secs = 15
+        healthcheck = http://127.0.0.1:80%(process_num)02d/health
+        [fcgi-program:php]
+        command = php
+        socket = tcp://127.0.0.1:9000
+        ready = http://127.0.0.1:9000/
+        depends_on = web:web_1
+        [eventlistener:mon]
+        command = mon
+        events = PROCESS_STATE
+        depends_on = php
+        [group:jobs]
+        programs = migrate
+        """,
+        {},
+        [],
+        None,
+    ),
 ]
 
 # Configs both parsers must reject.

@@ -142,7 +142,19 @@ def test_stats_rpc(d: Daemon):
         "start",
         "uptime",
         "exitstatus",
+        "depends_on",
+        "status_text",
+        "health",
+        "has_checks",
+        "healthy",
+        "ready_probes",
+        "health_checks",
+        "health_failures",
+        "watchdog_timeouts",
+        "unhealthy_restarts",
     }
+    assert hog["health"] == "" and hog["status_text"] == "" and not hog["has_checks"]
+    assert hog["depends_on"] == []
     assert hog["pid"] == d.rpc.supervisor.getProcessInfo("hog")["pid"]
     assert hog["rss_kb"] >= 64 * 1024
     assert hog["spawns"] == 1 and hog["restarts"] == 0

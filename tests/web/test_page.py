@@ -281,3 +281,25 @@ def test_signal_clear_log_and_restart_count(daemon_factory, browser, shoot):
     expect(page.locator("#message")).to_contain_text("cat: log cleared", timeout=TIMEOUT)
     assert d.rpc.supervisor.readProcessStdoutLog("cat", 0, 0) == ""
     page.close()
+
+
+def test_status_text_health_and_dependencies_on_the_rows(daemon_factory, browser, shoot):
+    import sys
+    from pathlib import Path
+
+    notify_prog = Path(__file__).parents[1] / "integration" / "notify_prog.py"
+    d = daemon_factory(
+        f"[program:db]\ncommand={sys.executable} {notify_prog} --status 'accepting connections'\n"
+        "ready=notify\n"
+        "[program:web]\ncommand=sleep 1000\nstartsecs=0\ndepends_on=db\n"
+        "healthcheck=exec:true\nhealthcheck_interval=0.2\n",
+        inet=True,
+    )
+    d.wait_all()
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    page.goto(_url(d))
+    expect(page.locator("tr[data-name='db'] .status-text")).to_have_text("accepting connections", timeout=TIMEOUT)
+    expect(page.locator("tr[data-name='web'] .depends")).to_have_text("after db:db", timeout=TIMEOUT)
+    expect(page.locator("tr[data-name='web'] .health")).to_have_text("healthy", timeout=TIMEOUT)
+    shoot(page, "readiness")
+    page.close()

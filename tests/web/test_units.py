@@ -109,6 +109,16 @@ class FakeRegistry:
                 "start": 50,
                 "uptime": 7,
                 "exitstatus": 0,
+                "depends_on": [],
+                "status_text": "",
+                "health": "check failing 1/3: HTTP 503",
+                "has_checks": True,
+                "healthy": False,
+                "ready_probes": 0,
+                "health_checks": 4,
+                "health_failures": 1,
+                "watchdog_timeouts": 0,
+                "unhealthy_restarts": 0,
             },
         ]
 
@@ -130,6 +140,8 @@ def test_metrics_text_parses():
     assert samples["supervisor_process_restarts_total"].value == 2
     assert samples["supervisor_process_cpu_seconds_total"].value == 2.25
     assert samples["supervisor_process_up"].labels == {"group": "g", "name": "a"}
+    assert samples["supervisor_process_healthy"].value == 0
+    assert samples["supervisor_process_healthcheck_failures_total"].value == 1
 
 
 def test_metrics_propagates_faults():

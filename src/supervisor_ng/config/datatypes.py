@@ -12,12 +12,15 @@ from __future__ import annotations
 
 import enum
 import grp
+import math
 import os
 import pwd
+import re
 import shlex
 import signal
+import urllib.parse
 
-from .model import AUTO, LOG_LEVELS, Auto, AutoRestart
+from .model import AUTO, LOG_LEVELS, Auto, AutoRestart, Probe
 
 TRUE_WORDS = ("yes", "true", "on", "1")
 FALSE_WORDS = ("no", "false", "off", "0")
@@ -96,6 +99,165 @@ def seconds(value: object) -> int:
     if number > MAX_SECONDS:
         raise ValueError(f"more than the {MAX_SECONDS} seconds a timer can count")
     return number
+
+
+def duration(value: object) -> float:
+    """A number of seconds, fractions allowed (``5``, ``0.5``); 0 or more."""
+    text = str(value).strip()
+    try:
+        number = float(text)
+    except ValueError:
+        number = math.nan
+    # float() also takes "inf", "nan" and "1_0"; none of them is a duration.
+    if not _DURATION.match(text) or not math.isfinite(number):
+        raise ValueError(f"{value!r} is not a number of seconds (such as 5 or 0.5)") from None
+    if number > MAX_SECONDS:
+        raise ValueError(f"more than the {MAX_SECONDS} seconds a timer can count")
+    return number
+
+
+_DURATION = re.compile(r"\+?(\d+\.?\d*|\.\d+)$")
+
+
+def positive_duration(value: object) -> float:
+    number = duration(value)
+    if number <= 0:
+        raise ValueError(f"{value!r}: must be more than 0 seconds")
+    return number
+
+
+def positive_integer(value: object) -> int:
+    number = integer(value)
+    if number < 1:
+        raise ValueError(f"{value!r}: must be at least 1")
+    return number
+
+
+BACKOFF_KINDS = ("linear", "exponential")
+
+
+def backoff(value: object) -> str:
+    text = str(value).strip().lower()
+    if text not in BACKOFF_KINDS:
+        raise ValueError(f"{value!r} is not a backoff (use linear or exponential)")
+    return text
+
+
+def dependency_names(value: object) -> tuple[str, ...]:
+    """``depends_on``: names separated by commas or blanks, each a program,
+    a group, ``group:process`` or ``group:*``; duplicates dropped."""
+    names: dict[str, None] = {}
+    for item in re.split(r"[\s,]+", str(value).strip()):
+        if not item:
+            continue
+        group, sep, process = item.partition(":")
+        try:
+            if not group or (sep and not process):
+                raise ValueError(item)
+            name(group)
+            if sep and process != "*":
+                name(process)
+        except ValueError:
+            raise ValueError(f"{item!r} is not a program, group or group:process name") from None
+        names[item] = None
+    return tuple(names)
+
+
+PROBE_FORMS = "tcp:[HOST:]PORT, http://HOST[:PORT]/PATH or exec:COMMAND"
+READY_MODES = ("startsecs", "notify")
+
+
+def readiness(value: object) -> tuple[str, Probe | None]:
+    """``ready``: (mode, probe): ("startsecs", None), ("notify", None) or ("probe", Probe)."""
+    text = str(value).strip()
+    if text.lower() in READY_MODES:
+        return text.lower(), None
+    if not _probe_kind(text):
+        raise ValueError(f"{value!r} is not a readiness check (use startsecs, notify, {PROBE_FORMS})")
+    return "probe", probe(text)
+
+
+def optional_probe(value: object) -> Probe | None:
+    """``healthcheck``: a probe, or None for an empty value (no check)."""
+    text = str(value).strip()
+    return probe(text) if text else None
+
+
+def probe(value: object) -> Probe:
+    text = str(value).strip()
+    kind = _probe_kind(text)
+    if kind == "tcp":
+        return _tcp_probe(text)
+    if kind == "http":
+        return _http_probe(text)
+    if kind == "exec":
+        return _exec_probe(text)
+    raise ValueError(f"{value!r} is not a check (use {PROBE_FORMS})")
+
+
+def _probe_kind(text: str) -> str:
+    lower = text.lower()
+    for prefix, kind in (("tcp:", "tcp"), ("exec:", "exec"), ("http:", "http"), ("https:", "http")):
+        if lower.startswith(prefix):
+            return kind
+    return ""
+
+
+DEFAULT_PROBE_HOST = "127.0.0.1"
+
+
+def _tcp_probe(text: str) -> Probe:
+    rest = text[len("tcp:") :]
+    if rest.startswith("//"):  # tcp://host:port, as fcgi-program sockets are written
+        rest = rest[2:]
+    host, sep, port_text = rest.rpartition(":")
+    if not sep:
+        host = DEFAULT_PROBE_HOST
+    elif host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    if not host or any(c.isspace() or c in "/[]" for c in host):
+        raise ValueError(f"{text!r} is not tcp:[HOST:]PORT")
+    try:
+        port = port_number(port_text)
+    except ValueError as exc:
+        raise ValueError(f"{text!r} is not tcp:[HOST:]PORT: {exc}") from None
+    return Probe(kind="tcp", text=text, host=host, port=port)
+
+
+def _http_probe(text: str) -> Probe:
+    parts = urllib.parse.urlsplit(text)
+    if parts.scheme.lower() == "https":
+        raise ValueError(
+            f"{text!r}: https is not supported, only http:// (an exec: check such as "
+            "exec:curl -fsS https://... can check TLS)"
+        )
+    if parts.scheme.lower() != "http" or not text[len("http:") :].startswith("//"):
+        raise ValueError(f"{text!r} is not http://HOST[:PORT]/PATH")
+    if any(c.isspace() or ord(c) < 32 or ord(c) == 127 for c in text):
+        raise ValueError(f"{text!r}: a URL cannot contain blanks or control characters")
+    if "@" in parts.netloc:
+        raise ValueError(f"{text!r}: user names and passwords in the URL are not supported")
+    try:
+        port = parts.port
+    except ValueError:
+        port = -1
+    if not parts.hostname or port == -1 or port == 0:
+        raise ValueError(f"{text!r} is not http://HOST[:PORT]/PATH")
+    path = parts.path or "/"
+    if parts.query:
+        path += "?" + parts.query
+    return Probe(kind="http", text=text, host=parts.hostname, port=port or 80, path=path)
+
+
+def _exec_probe(text: str) -> Probe:
+    command = text[len("exec:") :].strip()
+    try:
+        words = shlex.split(command)
+    except ValueError as exc:  # an unterminated quote
+        raise ValueError(f"{text!r} is not a usable command: {exc}") from None
+    if not words:
+        raise ValueError(f"{text!r} has no command after exec:")
+    return Probe(kind="exec", text=text, command=command)
 
 
 def _signal_numbers() -> frozenset[int]:
@@ -355,6 +517,8 @@ EVENT_NAMES = (
     "PROCESS_GROUP",
     "PROCESS_GROUP_ADDED",
     "PROCESS_GROUP_REMOVED",
+    # supervisor-ng's own (events/types.py); stock refuses it in events=.
+    "PROCESS_UNHEALTHY",
 )
 
 

@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from typing import Any, Callable, Optional
 
 from . import datatypes as dt
+from . import dependencies, rpc_plugins
 from .expand import env_names, replace_here
 from .ini import IniDocument, read_text
 from .model import (
@@ -74,6 +75,7 @@ def load(
         doc, here, platform.node(), env_vars, messages, supervisord.strip_ansi, supervisord.child_journal
     )
     groups = groups_from(ctx)
+    dependencies.check_groups(groups, doc)
     servers = _http_servers(doc, here, env_vars)
     for section in doc.sections():
         if section.startswith("ctlplugin:"):
@@ -88,6 +90,7 @@ def load(
         supervisorctl=ctl,
         groups=tuple(groups),
         rpcinterfaces=tuple(rpcinterfaces),
+        native_rpcinterfaces=rpc_plugins.native_rpcinterfaces(doc, env_vars),
         included_files=tuple(dict.fromkeys(included)),
         messages=messages.result(),
     )
@@ -262,8 +265,8 @@ def _rpcinterfaces(doc: IniDocument, env_vars: dict, messages: Messages) -> list
         )
         if factory.strip() == MAIN_RPCINTERFACE:
             found.append((name, factory.strip()))
-        else:
-            messages.warn(f"[{section}]: rpcinterface factory {factory!r} is unsupported, skipped")
+        elif factory.strip() not in rpc_plugins.NATIVE_FACTORIES:
+            messages.warn(rpc_plugins.not_served(section, factory))
     return found
 
 
@@ -304,6 +307,11 @@ def _http_servers(doc: IniDocument, here: str, env_vars: dict) -> list[HttpServe
             username, password = _auth(r)
             port = r.required("port", "an inet HTTP server needs a port (host:port)")
             host, number = r.convert("port", dt.inet_address, port)
+            tls_files = SectionReader(doc, section, {**env_vars, "here": here})
+            certfile, keyfile = tls_files.text("certfile"), tls_files.text("keyfile")
+            if (certfile is None) != (keyfile is None):
+                given = "certfile" if certfile is not None else "keyfile"
+                raise r.error(given, "certfile and keyfile must be given together (or neither)")
             inet.append(
                 HttpServerConfig(
                     section=section,
@@ -312,6 +320,9 @@ def _http_servers(doc: IniDocument, here: str, env_vars: dict) -> list[HttpServe
                     port=number,
                     username=username,
                     password=password,
+                    allowed_hosts=tuple((r.text("allowed_hosts") or "").replace(",", " ").lower().split()),
+                    certfile=dt.normalize_path(certfile.strip()) if certfile else None,
+                    keyfile=dt.normalize_path(keyfile.strip()) if keyfile else None,
                 )
             )
     return unix + inet

@@ -11,6 +11,8 @@ import enum
 from dataclasses import dataclass, field
 from typing import Optional
 
+from .cgroup_limits import CgroupLimits
+
 
 class Auto(enum.Enum):
     """Marker for values the daemon chooses itself (AUTO log files, serverurl)."""
@@ -65,6 +67,19 @@ class ChannelLogConfig:
 
 
 @dataclass(frozen=True)
+class Probe:
+    """A readiness or health check: ``tcp:[HOST:]PORT``, ``http://HOST:PORT/PATH``
+    or ``exec:COMMAND``."""
+
+    kind: str  # "tcp" | "http" | "exec"
+    text: str  # as written (after expansion), for messages: "tcp:127.0.0.1:5432"
+    host: str = ""  # tcp/http
+    port: int = 0  # tcp/http
+    path: str = "/"  # http: path + query
+    command: str = ""  # exec: shlex-split when run, resolved like `command`
+
+
+@dataclass(frozen=True)
 class ProcessConfig:
     """One process: a ``[program:x]`` with numprocs=3 yields three of these."""
 
@@ -84,6 +99,8 @@ class ProcessConfig:
     # supervisor-ng: descendants left after the main process exits get the stop
     # signal, then SIGKILL at stopwaitsecs; False leaves them alone (stock).
     stopleftovers: bool = True
+    # supervisor-ng (issue 17): limits of the program's cgroup, systemd's units.
+    cgroup_limits: CgroupLimits = field(default_factory=CgroupLimits)
     user: Optional[str] = None
     uid: Optional[int] = None  # resolved from user; None = don't switch
     gid: Optional[int] = None
@@ -100,6 +117,21 @@ class ProcessConfig:
     section: str = ""
     numprocs: int = 1
     process_num: int = 0
+    # supervisor-ng (issue 15; stock ignores these options).  The defaults are
+    # stock behaviour: RUNNING after startsecs, no dependencies, no liveness
+    # checks, linear unbounded backoff, FATAL for good.
+    ready: str = "startsecs"  # "startsecs" | "notify" | "probe"
+    ready_probe: Optional[Probe] = None  # set when ready == "probe"
+    ready_timeout: float = 90.0  # only used when ready != "startsecs"
+    depends_on: tuple[str, ...] = ()  # names as written: program, group or group:process
+    watchdog_secs: float = 0.0  # 0 = off; only with ready == "notify"
+    healthcheck: Optional[Probe] = None
+    healthcheck_interval: float = 30.0
+    healthcheck_timeout: float = 5.0
+    healthcheck_retries: int = 3
+    backoff: str = "linear"  # "linear" | "exponential"
+    backoff_max: float = 0.0  # 0 = no cap
+    fatal_retry_secs: float = 0.0  # 0 = FATAL stays FATAL
 
 
 @dataclass(frozen=True)
@@ -144,7 +176,13 @@ class HttpServerConfig:
     host: str = ""  # inet; "" = all addresses
     port: int = 0  # inet
     username: Optional[str] = None
-    password: Optional[str] = None  # plain or "{SHA}<hex sha1>"
+    password: Optional[str] = None  # plain, "{SHA}<hex sha1>" or "{SCRYPT}..." (http/auth.py)
+    # supervisor-ng only, [inet_http_server] (stock ignores them): extra Host
+    # names a listener without credentials answers (DNS rebinding defence),
+    # and TLS for the listener.
+    allowed_hosts: tuple[str, ...] = ()
+    certfile: Optional[str] = None
+    keyfile: Optional[str] = None
 
 
 @dataclass(frozen=True)
@@ -204,6 +242,9 @@ class Config:
     groups: tuple[GroupConfig, ...] = ()
     # rpcinterface sections: name -> factory spec; the stock factory is the built-in API.
     rpcinterfaces: tuple[tuple[str, str], ...] = ()
+    # Third-party plugin sections served natively (config/rpc_plugins.py):
+    # (section name, factory, the section's other options).
+    native_rpcinterfaces: tuple[tuple[str, str, tuple[tuple[str, str], ...]], ...] = ()
     included_files: tuple[str, ...] = ()
     messages: tuple[ParseMessage, ...] = ()
 

@@ -23,6 +23,7 @@ import re
 from dataclasses import dataclass
 from typing import Optional
 
+from . import cgroup_limits, lifecycle
 from . import datatypes as dt
 from .expand import env_names
 from .ini import IniDocument
@@ -148,6 +149,12 @@ def _unique_processes(
             )
         by_name[proc.name] = proc
     return tuple(p for p in processes if by_name[p.name] is p)
+
+
+def program_processes(ctx: Context, section: str, group_name: str) -> tuple[ProcessConfig, ...]:
+    """The processes one ``[program:x]`` section makes in ``group_name``, as
+    the file would (also for programs added at run time)."""
+    return _unique_processes(ctx, group_name, _processes(ctx, section, group_name))
 
 
 def _listener_pool(ctx: Context, section: str) -> GroupConfig:
@@ -280,6 +287,7 @@ def _processes(ctx: Context, section: str, group_name: str) -> list[ProcessConfi
     stopasgroup = r.value("stopasgroup", dt.boolean, False)
     killasgroup = r.value("killasgroup", dt.boolean, stopasgroup)
     stopleftovers = r.value("stopleftovers", dt.boolean, True)
+    limits = cgroup_limits.read(r)  # issue 17
     exitcodes = r.value("exitcodes", dt.exitcodes, (0,))
     redirect_stderr = r.value("redirect_stderr", dt.boolean, False)
     numprocs = r.value("numprocs", dt.integer, 1)
@@ -301,6 +309,7 @@ def _processes(ctx: Context, section: str, group_name: str) -> list[ProcessConfi
         uid, gid = r.convert("user", dt.user, user)
     umask = r.value("umask", dt.mode, None)
     name_template = r.convert("process_name", dt.name, r.raw("process_name") or "%(program_name)s")
+    program_lifecycle = lifecycle.program_options(r)
 
     if numprocs > MAX_NUMPROCS:
         raise r.error("numprocs", f"{numprocs} is more than the {MAX_NUMPROCS} processes one program may have")
@@ -336,6 +345,7 @@ def _processes(ctx: Context, section: str, group_name: str) -> list[ProcessConfi
                 stderr.syslog,
             )
         command = r.required("command", "a program needs a command", names=names)
+        lifecycle_options = lifecycle.process_options(r, names, program_lifecycle)
         processes.append(
             ProcessConfig(
                 name=r.expand("process_name", name_template, names),
@@ -352,6 +362,7 @@ def _processes(ctx: Context, section: str, group_name: str) -> list[ProcessConfi
                 stopasgroup=stopasgroup,
                 killasgroup=killasgroup,
                 stopleftovers=stopleftovers,
+                cgroup_limits=limits,
                 user=user,
                 uid=uid,
                 gid=gid,
@@ -366,6 +377,7 @@ def _processes(ctx: Context, section: str, group_name: str) -> list[ProcessConfi
                 section=section,
                 numprocs=numprocs,
                 process_num=process_num,
+                **lifecycle_options,
             )
         )
     processes.sort(key=lambda p: (p.priority, p.name))

@@ -12,7 +12,7 @@ import socket
 import sys
 from typing import Any, Optional
 
-from .transport import HTTPResponseReader, basic_auth
+from .transport import HTTPResponseReader, basic_auth, open_socket, parse_serverurl
 
 
 def _write_out(text: str) -> None:
@@ -29,8 +29,14 @@ class LogFollower:
     """One streaming GET; ``run()`` blocks until the stream ends or ``stop()``."""
 
     def __init__(
-        self, serverurl: str, path: str, username: Optional[str], password: Optional[str]
+        self,
+        serverurl: str,
+        path: str,
+        username: Optional[str],
+        password: Optional[str],
+        cafile: Optional[str] = None,
     ) -> None:
+        self.cafile = cafile
         self.url = serverurl + path
         self.serverurl = serverurl
         self.path = path
@@ -50,6 +56,9 @@ class LogFollower:
             family = socket.AF_INET
             host, _, port = parts.netloc.partition(":")
             address = (host, int(port) if port else 80)
+        elif parts.scheme == "https":  # ours only: stock's client has no https
+            self.host = parts.netloc
+            return open_socket(*parse_serverurl(self.serverurl), self.cafile)
         else:
             raise NotImplementedError
         self.host = parts.netloc

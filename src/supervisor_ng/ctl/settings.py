@@ -12,7 +12,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
+
+if TYPE_CHECKING:
+    import configparser
+
+    from .plugins import PluginSpec
 
 DEFAULT_SERVERURL = "http://localhost:9001"
 DEFAULT_PROMPT = "supervisor"
@@ -33,6 +38,12 @@ class Settings:
         self.prompt: str = DEFAULT_PROMPT
         self.history_file: Optional[str] = None
         self.interactive: bool = False
+        self.plugin_specs: list[PluginSpec] = []
+        # Stock keeps the loaded plugins here; plugins may look.
+        self.plugins: list[object] = []
+        # Ours ([supervisorctl] cafile=, stock ignores it): the CA that signed
+        # an https:// server's certificate, else the system's store.
+        self.cafile: Optional[str] = None
 
 
 def normalize_path(path: str) -> str:
@@ -120,14 +131,9 @@ def read_config(path: str, settings: Settings, explicit: set[str]) -> None:
     username = get("username", None, env)
     password = get("password", None, env)
     history_file = get("history_file", None, with_here)
+    cafile = get("cafile", None, with_here)
 
-    for section in parser.sections():
-        # Plugins are not supported, but a section that names no factory is
-        # a config error for stock too.
-        if section.startswith("ctlplugin:") and not parser.has_option(
-            section, "supervisor.ctl_factory"
-        ):
-            raise CtlConfigError(f"section [{section}] does not specify a supervisor.ctl_factory")
+    plugin_specs = _plugin_specs(parser, env)
 
     if "serverurl" not in explicit:
         settings.serverurl = serverurl
@@ -137,5 +143,30 @@ def read_config(path: str, settings: Settings, explicit: set[str]) -> None:
         settings.username = username
     if "password" not in explicit:
         settings.password = password
+    settings.cafile = normalize_path(cafile) if cafile else None
     if "history_file" not in explicit:
         settings.history_file = normalize_path(history_file) if history_file else None
+    settings.plugin_specs = plugin_specs
+
+
+_FACTORY_KEY = "supervisor.ctl_factory"
+
+
+def _plugin_specs(parser: configparser.RawConfigParser, env: Mapping[str, str]) -> list[PluginSpec]:
+    from .plugins import PluginSpec
+
+    specs = []
+    for section in parser.sections():
+        if not section.startswith("ctlplugin:"):
+            continue
+        # A section that names no factory is a config error for stock too.
+        if not parser.has_option(section, _FACTORY_KEY):
+            raise CtlConfigError(f"section [{section}] does not specify a {_FACTORY_KEY}")
+        options = {
+            key: _expand(parser.get(section, key), env, f"{section}.{key}")
+            for key in parser.options(section)
+            if key != _FACTORY_KEY
+        }
+        factory = parser.get(section, _FACTORY_KEY)
+        specs.append(PluginSpec(section.split(":", 1)[1], factory, options))
+    return specs

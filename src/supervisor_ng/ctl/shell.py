@@ -13,6 +13,7 @@ from __future__ import annotations
 import cmd
 import errno
 import sys
+from _thread import get_ident
 from typing import Any, Callable, Optional
 
 from ..rpc.faults import Faults
@@ -42,8 +43,22 @@ class Controller(cmd.Cmd):
         self.settings = settings
         self.prompt = settings.prompt + "> "
         self.exitstatus = codes.SUCCESS
-        self._connection: Optional[Connection] = None
+        # One connection per thread: plugins run commands from threads.
+        self._connections: dict[int, Connection] = {}
         self._complete_info: Optional[list[dict[str, Any]]] = None
+        self.plugins: list[Any] = []
+        self.plugin_commands: dict[str, Callable[[str], Any]] = {}
+        if settings.plugin_specs:
+            self._load_plugins()
+
+    def _load_plugins(self) -> None:
+        from .plugins import commands_of, load_plugins
+
+        self.plugins = load_plugins(self, self.settings.plugin_specs)
+        self.settings.plugins = self.plugins
+        for plugin in self.plugins:
+            for name in commands_of(plugin):
+                self.plugin_commands.setdefault(name, getattr(plugin, "do_" + name))
 
     # -- output and exit status -------------------------------------------
 
@@ -60,16 +75,38 @@ class Controller(cmd.Cmd):
 
     # -- the server ---------------------------------------------------------
 
-    def supervisor(self, namespace: str = "supervisor") -> ServerProxy:
-        if self._connection is None:
+    def connection(self) -> Connection:
+        connection = self._connections.get(get_ident())
+        if connection is None:
             s = self.settings
-            self._connection = Connection(s.serverurl, s.username, s.password)
-        return ServerProxy(self._connection, namespace)
+            connection = Connection(s.serverurl, s.username, s.password, s.cafile)
+            self._connections[get_ident()] = connection
+        return connection
+
+    def supervisor(self, namespace: str = "supervisor") -> ServerProxy:
+        return ServerProxy(self.connection(), namespace)
 
     def disconnect(self) -> None:
-        if self._connection is not None:
-            self._connection.close()
-            self._connection = None
+        connection = self._connections.pop(get_ident(), None)
+        if connection is not None:
+            connection.close()
+
+    # -- what [ctlplugin:x] plugins call (stock's names) ---------------------
+
+    @property
+    def options(self) -> Settings:
+        return self.settings
+
+    def get_server_proxy(self, namespace: Optional[str] = None) -> Any:
+        from .plugins import PluginProxy
+
+        return PluginProxy(self.connection, namespace)
+
+    def get_supervisor(self) -> Any:
+        return self.get_server_proxy("supervisor")
+
+    def set_exitstatus_from_xmlrpc_fault(self, code: int, ignored: Optional[int] = None) -> None:
+        self.set_exitstatus_from_fault(code, ignored)
 
     def upcheck(self) -> bool:
         """Is a compatible supervisord answering?  Says why not, and sets the
@@ -117,7 +154,7 @@ class Controller(cmd.Cmd):
             return self.do_EOF
         action = COMMANDS.get(name)
         if action is None:
-            return None
+            return self.plugin_commands.get(name)
         return lambda arg: action(self, arg)
 
     def emptyline(self) -> bool:
@@ -174,13 +211,19 @@ class Controller(cmd.Cmd):
     # -- built-in commands --------------------------------------------------
 
     def do_help(self, arg: str) -> None:
+        # As stock: every plugin answers after the built-in commands, so
+        # "help mstop" starts with the built-ins' "*** No help on mstop".
         if arg:
             text = TOPICS.get(arg)
             self.output(text if text is not None else self.nohelp % (arg,))
-            return
-        self.output("")
-        topics = sorted(name for name in TOPICS if name != "help")
-        self.print_topics(TOPICS_HEADER, topics, 15, 80)
+            if arg.strip() == "help":
+                return
+        else:
+            self.output("")
+            topics = sorted(name for name in TOPICS if name != "help")
+            self.print_topics(TOPICS_HEADER, topics, 15, 80)
+        for plugin in self.plugins:
+            plugin.do_help(arg)
 
     def do_EOF(self, arg: str) -> bool:
         self.output("")
@@ -238,7 +281,7 @@ class Controller(cmd.Cmd):
         return []
 
     def _complete_actions(self, text: str) -> list[str]:
-        vocab = sorted(set(COMMANDS) | {"help"})
+        vocab = sorted(set(COMMANDS) | {"help"} | set(self.plugin_commands))
         return [name + " " for name in vocab if name.startswith(text)]
 
     def _process_infos(self) -> list[dict[str, Any]]:

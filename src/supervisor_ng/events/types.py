@@ -260,6 +260,37 @@ class ProcessGroupRemoved(ProcessGroupEvent):
     NAME = "PROCESS_GROUP_REMOVED"
 
 
+# -- supervisor-ng's own ------------------------------------------------------------------
+
+
+class ProcessUnhealthy(Event):
+    """A RUNNING program failed its watchdog or its health check and is about
+    to be restarted (runtime/liveness.py).  Not under PROCESS_STATE, so a stock
+    listener of PROCESS_STATE sees only the usual transitions of the restart.
+
+    The reason is free text, so it goes after the header line, the way the
+    output of PROCESS_LOG does: ``childutils.get_headers`` splits the first
+    line on spaces and would choke on it there."""
+
+    NAME = "PROCESS_UNHEALTHY"
+
+    def __init__(
+        self, processname: str, groupname: str, pid: int, check: str, failures: int, reason: str
+    ) -> None:
+        self.processname = processname
+        self.groupname = groupname
+        self.pid = pid
+        self.check = check  # "watchdog" | "healthcheck"
+        self.failures = failures
+        self.reason = reason
+
+    def payload(self) -> str:
+        return (
+            f"processname:{self.processname} groupname:{self.groupname} pid:{self.pid} "
+            f"check:{self.check} failures:{self.failures}\n{self.reason}"
+        )
+
+
 # -- ticks ----------------------------------------------------------------------------------
 
 

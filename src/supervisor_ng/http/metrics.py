@@ -158,4 +158,37 @@ async def render(registry: Registry) -> str:
         "Exit status of the last exit.",
         each("exitstatus"),
     )
+    # Only the processes a watchdog or health check watches: a "healthy" of
+    # 0 or 1 for the others would be made up.
+    watched = [p for p in procs if p["has_checks"]]
+    out.family(
+        "supervisor_process_healthy",
+        "gauge",
+        "1 when the process is RUNNING and passes its watchdog and health check.",
+        [({"group": p["group"], "name": p["name"]}, p["healthy"]) for p in watched],
+    )
+    out.family(
+        "supervisor_process_healthchecks_total",
+        "counter",
+        "Health checks run.",
+        each("health_checks"),
+    )
+    out.family(
+        "supervisor_process_healthcheck_failures_total",
+        "counter",
+        "Health checks failed.",
+        each("health_failures"),
+    )
+    out.family(
+        "supervisor_process_watchdog_timeouts_total",
+        "counter",
+        "Watchdog periods that passed without WATCHDOG=1.",
+        each("watchdog_timeouts"),
+    )
+    out.family(
+        "supervisor_process_unhealthy_restarts_total",
+        "counter",
+        "Restarts for a failed watchdog or health check.",
+        each("unhealthy_restarts"),
+    )
     return out.text()

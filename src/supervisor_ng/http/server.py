@@ -11,7 +11,9 @@ Routing is stock's, by prefix: ``/RPC2`` -> XML-RPC, ``/logtail`` ->
 process log tail, ``/mainlogtail`` -> daemon log tail, ``/ok.html`` -> "OK",
 ``/metrics`` -> Prometheus figures, anything else -> the web UI hook (the
 page of :mod:`.ui`).  Basic auth, when the server section sets a username,
-guards all of them.
+guards all of them; before that, an inet listener without credentials
+answers only to its own names (DNS rebinding), and after it, requests a
+browser makes for another site may not act or read logs (:mod:`.origin`).
 """
 
 from __future__ import annotations
@@ -37,14 +39,17 @@ from ..rpc.supervisor_api import SupervisorNamespace
 from ..runtime.control import Control
 from ..runtime.resources import ResourceSampler
 from ..systemd.activation import InheritedPool, inherited_pool
-from . import metrics, sockets
-from .auth import REALM, UNAUTHORIZED_BODY, check_basic
+from . import metrics, origin, sockets, tls
+from .auth import REALM, UNAUTHORIZED_BODY
 from .live import may_change_state
+from .logins import LoginGuard
 from .logtail import TailStreams
 from .sockets import ControlSocketError
 from .ui import WebUI
 
 if TYPE_CHECKING:
+    import ssl
+
     from ..logs.mainlog import MainLog
     from ..runtime.supervisor import Supervisor
 
@@ -112,6 +117,7 @@ class _Listener:
 
     def __init__(self, bound: sockets.BoundSocket) -> None:
         self.bound = bound
+        self.tls: Optional[ssl.SSLContext] = tls.server_context(bound.config)  # ssl only if asked for
         self.web_server: Optional[web.Server] = None
         self.server: Optional[asyncio.AbstractServer] = None
 
@@ -136,6 +142,8 @@ class ControlPlane:
         self.ui_handler: Optional[Handler] = self.ui.handle
         self._serving = False
         self._inherited = InheritedPool([])
+        self.logins = LoginGuard(log)
+        self._warned_open: set[str] = set()
 
     # -- set-up (before the loop) ------------------------------------------------
 
@@ -145,14 +153,16 @@ class ControlPlane:
         self._set_api(config)
         self._inherited = inherited_pool()
         bound: list[sockets.BoundSocket] = []
+        listeners: list[_Listener] = []
         try:
             for server_config in config.http_servers:
                 bound.append(self._bind_one(server_config))
+                listeners.append(_Listener(bound[-1]))
         except BaseException:
             for b in bound:
                 b.close()
             raise
-        self._listeners = [_Listener(b) for b in bound]
+        self._listeners = listeners
         for listener in self._listeners:
             self._announce(listener.config)
 
@@ -199,6 +209,18 @@ class ControlPlane:
             self.log.info(f"RPC interface {name!r} initialized")
         if not config.username:
             self.log.critical(f"Server {config.section!r} running without any HTTP authentication checking")
+            if (
+                config.family == "inet"
+                and config.section not in self._warned_open
+                and not origin.is_loopback(config.host)
+            ):
+                self._warned_open.add(config.section)
+                self.log.warn(
+                    f"[{config.section}] listens on {config.host or 'every address'}, not only on "
+                    f"loopback, without a username and password: anyone who can reach port "
+                    f"{config.port} controls every program; set username and password (or use "
+                    f"[unix_http_server] only)"
+                )
 
     def _report_stale(self, path: str) -> None:
         self.log.warn(f"Unlinking stale socket {path}")
@@ -235,7 +257,7 @@ class ControlPlane:
                 unix_kwargs["cleanup_socket"] = False
             server = await loop.create_unix_server(web_server, sock=sock, backlog=sockets.BACKLOG, **unix_kwargs)
         else:
-            server = await loop.create_server(web_server, sock=sock, backlog=sockets.BACKLOG)
+            server = await loop.create_server(web_server, sock=sock, backlog=sockets.BACKLOG, ssl=listener.tls)
         listener.web_server = web_server
         listener.server = server
 
@@ -252,6 +274,7 @@ class ControlPlane:
             listener = old.pop(key, None)
             if listener is not None:
                 listener.bound.config = server_config
+                self._retls(listener, server_config)
                 if server_config.family == "unix" and server_config.path and not listener.bound.inherited:
                     try:
                         sockets.apply_mode(server_config.path, server_config)
@@ -265,7 +288,12 @@ class ControlPlane:
             except sockets.ControlSocketError as exc:
                 self.log.critical(str(exc))
                 continue
-            listener = _Listener(bound)
+            try:
+                listener = _Listener(bound)
+            except sockets.ControlSocketError as exc:
+                bound.close()
+                self.log.critical(str(exc))
+                continue
             await self._serve(listener)
             keep.append(listener)
             self._announce(server_config)
@@ -275,6 +303,18 @@ class ControlPlane:
             await self._close_listener(listener, SHUTDOWN_GRACE)
         if old:
             self._report_unclaimed()
+
+    def _retls(self, listener: _Listener, config: HttpServerConfig) -> None:
+        if (listener.tls is None) != (not config.certfile or config.family != "inet"):
+            self.log.error(
+                f"[{config.section}] turning TLS on or off takes a restart of supervisord "
+                f"(the listener is not re-bound on a reload)"
+            )
+        elif listener.tls is not None:
+            try:
+                tls.reload(listener.tls, config)
+            except sockets.ControlSocketError as exc:
+                self.log.error(f"{exc}; the previous certificate stays in use")
 
     async def close(self, grace: float = SHUTDOWN_GRACE) -> None:
         """Stop accepting, end the tails, let in-flight requests finish (for
@@ -321,12 +361,29 @@ class ControlPlane:
     # -- requests ------------------------------------------------------------------
 
     async def _handle(self, config: HttpServerConfig, request: web.BaseRequest) -> web.StreamResponse:
-        if config.username and not check_basic(
-            request.headers.get("Authorization"), config.username, config.password or ""
+        if config.family == "inet" and not config.username:
+            reason = origin.unknown_host(request.headers.get("Host"), config.allowed_hosts)
+            if reason is not None:
+                return _refused(421, reason)
+        if config.username and not await self.logins.check(
+            request.headers.get("Authorization"),
+            config.username,
+            config.password or "",
+            request.remote or "the unix socket",
+            config.section,
         ):
             return _unauthorized()
         raw = request.raw_path
+        if raw.startswith(("/RPC2", "/logtail", "/mainlogtail")) or _is_action(request):
+            reason = origin.foreign_origin(request.headers, request.scheme, request.host)
+            if reason is not None:
+                if request.path == "/api/action":  # the page's JSON layer answers in JSON
+                    return web.json_response({"ok": False, "message": reason}, status=403)
+                return _refused(403, reason)
         if raw.startswith("/RPC2"):
+            reason = origin.form_body(request.headers.get("Content-Type", ""))
+            if reason is not None:
+                return _refused(415, reason)
             return await self._rpc(request)
         if raw.startswith("/logtail"):
             return await self._logtail(request)
@@ -452,6 +509,19 @@ async def _send_xml(request: web.BaseRequest, payload: bytes) -> web.StreamRespo
     await response.write(payload)
     await response.write_eof()
     return response
+
+
+def _is_action(request: web.BaseRequest) -> bool:
+    """The page's requests that change something: its JSON action endpoint
+    and stock's ``index.html?action=`` links (``refresh`` only redirects)."""
+    if request.path == "/api/action":
+        return True
+    return request.path in ("/", "/index.html") and request.query.get("action", "refresh") != "refresh"
+
+
+def _refused(status: int, reason: str) -> web.Response:
+    # No CORS headers, here or anywhere: a foreign page may not read answers.
+    return web.Response(status=status, text=f"{reason}\n", content_type="text/plain")
 
 
 def _unauthorized() -> web.Response:

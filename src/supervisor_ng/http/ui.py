@@ -24,7 +24,7 @@ from aiohttp import web
 
 from ..rpc.faults import RPCError
 from . import actions
-from .live import StatusHub
+from .history import RecordingHub
 
 if TYPE_CHECKING:
     from ..rpc.registry import Registry
@@ -57,7 +57,7 @@ _LEGACY = {
 }
 
 
-_ROWS_PLACEHOLDER = '<tr class="empty"><td colspan="7">Loading…</td></tr>'
+_ROWS_PLACEHOLDER = '<tr class="empty"><td colspan="8">Loading…</td></tr>'
 _MESSAGE_PLACEHOLDER = '<div id="message" class="message" hidden></div>'
 
 
@@ -76,7 +76,7 @@ def _static_row(proc: dict[str, Any]) -> str:
     return (
         f'<tr><td><span class="badge {state}">{state}</span></td>'
         f"<td>{html.escape(spec)}</td><td>{html.escape(str(proc['description']))}</td>"
-        f'<td class="num"></td><td class="num"></td><td class="num"></td>'
+        f'<td class="num"></td><td class="num"></td><td class="num"></td><td></td>'
         f"<td>{actions_html}</td></tr>"
     )
 
@@ -93,7 +93,7 @@ def _json(data: Any, status: int = 200) -> web.Response:
 class WebUI:
     def __init__(self, get_registry: Any, get_supervisor: Any) -> None:
         self._registry = get_registry
-        self.hub = StatusHub(get_supervisor)
+        self.hub = RecordingHub(get_supervisor)
 
     @property
     def registry(self) -> Registry:
@@ -116,6 +116,8 @@ class WebUI:
             return await self._events(request)
         if path == "/api/stats" and method == "GET":
             return await self._stats()
+        if path == "/api/channels" and method == "GET":
+            return await self._channels(request.query.get("name", ""))
         if path == "/api/action":
             if method != "POST":
                 return _json({"ok": False, "message": "POST only"}, 405)
@@ -144,7 +146,7 @@ class WebUI:
         snap = await self.snapshot()
         rows = "".join(_static_row(proc) for proc in snap["processes"])
         if not rows:
-            rows = '<tr class="empty"><td colspan="7">No programs.</td></tr>'
+            rows = '<tr class="empty"><td colspan="8">No programs.</td></tr>'
         template = (WEB_DIR / "index.html").read_text(encoding="utf-8")
         page = template.replace(_ROWS_PLACEHOLDER, rows, 1)
         if message:  # what an index.html?action=... did (the script shows it too)
@@ -180,6 +182,7 @@ class WebUI:
             "pid": os.getpid(),
             "now": time.time(),
             "processes": processes,
+            "exits": self.hub.exits.recent(),
         }
 
     async def _stats(self) -> web.StreamResponse:
@@ -189,6 +192,23 @@ class WebUI:
         except RPCError as exc:
             return _json({"ok": False, "message": exc.text}, 503)
         return _json({"ok": True, "processes": procs, "daemon": daemon})
+
+    async def _redirects_stderr(self, name: str) -> bool:
+        """Whether ``name`` (``group:name`` or a lone program's name) sends
+        its stderr into its stdout, so that there is no stderr log to show."""
+        group, _, proc = name.partition(":")
+        proc = proc or group
+        for conf in await self.registry.call("supervisor.getAllConfigInfo", []):
+            if conf["group"] == group and conf["name"] == proc:
+                return bool(conf.get("redirect_stderr"))
+        return False
+
+    async def _channels(self, name: str) -> web.StreamResponse:
+        try:
+            redirected = await self._redirects_stderr(name)
+        except RPCError as exc:
+            return _json({"ok": False, "message": exc.text}, 503)
+        return _json({"ok": True, "redirect_stderr": redirected})
 
     async def _events(self, request: web.BaseRequest) -> web.StreamResponse:
         response = web.StreamResponse(
@@ -300,8 +320,16 @@ class WebUI:
         status = 200
         text = ""
         error = ""
+        redirected = False
+        if name:
+            try:
+                redirected = await self._redirects_stderr(name)
+            except RPCError:
+                pass  # reading the log below says what is wrong
         if not name:
             error, status = "No process given (processname=...).", 404
+        elif redirected and channel == "stderr":
+            error = f"The stderr of {name} is redirected to its stdout (redirect_stderr=true): see stdout."
         else:
             method = (
                 "supervisor.readProcessStdoutLog"
@@ -323,6 +351,7 @@ class WebUI:
             "channel": channel,
             "error": html.escape(error),
             "text": html.escape(text),
+            "stderr_hidden": "hidden" if redirected else "",
         }
         template = (WEB_DIR / "tail.html").read_text(encoding="utf-8")
         page = _PLACEHOLDER.sub(lambda m: values.get(m.group(1), ""), template)

@@ -74,27 +74,32 @@ def available() -> bool:
     return True
 
 
-def own_cgroup(path: str = "/proc/self/cgroup") -> Optional[str]:
-    """The daemon's cgroup as journald records it (``_SYSTEMD_CGROUP``), or
-    None at the root or where it cannot be told (journald records none then)."""
+def own_cgroups(path: str = "/proc/self/cgroup") -> list[str]:
+    """Where journald may record the daemon (``_SYSTEMD_CGROUP``): its path in
+    the unified hierarchy and in systemd's named v1 one.  On a hybrid host
+    the two differ once cgroup mode moves the daemon (in the unified one
+    only), and which one journald reads depends on how it detects the
+    layout, so a match takes either.  Empty when either is the root or where
+    it cannot be told (journald may record none then)."""
     try:
         with open(path) as f:
             lines = f.read().splitlines()
     except OSError:
-        return None
-    found = None
+        return []
+    found: list[str] = []
     for line in lines:
         _, controllers, cgroup = line.split(":", 2)
-        if controllers == "":  # the unified hierarchy: what journald uses when present
-            found = cgroup
-            break
-        if controllers == "name=systemd":
-            found = cgroup
-    return found if found not in (None, "", "/") else None
+        if controllers not in ("", "name=systemd"):
+            continue
+        if cgroup in ("", "/"):
+            return []  # journald may read this one and record nothing: no match by cgroup
+        if cgroup not in found:
+            found.append(cgroup)
+    return found
 
 
 def _system_reader(process_name: str, group_name: str, channel: str, pid: int) -> ReaderFactory:
-    cgroup = own_cgroup()
+    cgroups = own_cgroups()
 
     def open_reader() -> Any:
         from systemd import journal  # type: ignore[import-not-found]
@@ -113,14 +118,12 @@ def _system_reader(process_name: str, group_name: str, channel: str, pid: int) -
         # journald credits those to the writer (the child, or its children),
         # so they are told apart by identifier, priority and cgroup instead.
         reader.add_disjunction()
-        stream_match = {
-            "SYSLOG_IDENTIFIER": process_name,
-            "PRIORITY": str(CHANNEL_PRIORITIES[channel]),
-            "_TRANSPORT": "stdout",
-        }
-        if cgroup:
-            stream_match["_SYSTEMD_CGROUP"] = cgroup
-        reader.add_match(**stream_match)
+        reader.add_match(
+            *(f"_SYSTEMD_CGROUP={cgroup}" for cgroup in cgroups),  # one field: any of them
+            SYSLOG_IDENTIFIER=process_name,
+            PRIORITY=str(CHANNEL_PRIORITIES[channel]),
+            _TRANSPORT="stdout",
+        )
         return reader
 
     return open_reader

@@ -14,17 +14,23 @@ a process to start never holds up another client.
 from __future__ import annotations
 
 import inspect
-from typing import Any, Callable
+from typing import Any, Callable, Optional
 
 from .faults import Faults, RPCError
 
 
-class RpcMethod:
-    __slots__ = ("name", "func", "doc", "min_args", "max_args")
+def _always() -> bool:
+    return True
 
-    def __init__(self, name: str, func: Callable[..., Any]) -> None:
+
+class RpcMethod:
+    __slots__ = ("name", "func", "doc", "min_args", "max_args", "served")
+
+    def __init__(self, name: str, func: Callable[..., Any], served: Callable[[], bool] = _always) -> None:
         self.name = name
         self.func = func
+        # A plugin's methods exist only while the config declares it.
+        self.served = served
         self.doc = inspect.cleandoc(func.__doc__ or "")
         params = [
             p
@@ -56,13 +62,23 @@ class Registry:
         self.methods: dict[str, RpcMethod] = {}
 
     def add_namespace(self, namespace: str, obj: object) -> None:
+        """``obj``'s public methods as ``namespace.*``.  ``obj._rpc_served()``,
+        if it has one, says per call whether they exist; the namespaces its
+        ``_rpc_companions()`` returns are added along with it."""
+        served = getattr(obj, "_rpc_served", _always)
         for attr in dir(type(obj)):
             if attr.startswith("_"):
                 continue
             func = getattr(obj, attr)
             if callable(func) and inspect.ismethod(func):
                 name = f"{namespace}.{attr}"
-                self.methods[name] = RpcMethod(name, func)
+                self.methods[name] = RpcMethod(name, func, served)
+        for companion, companion_obj in getattr(obj, "_rpc_companions", dict)().items():
+            self.add_namespace(companion, companion_obj)
+
+    def served(self, name: object) -> Optional[RpcMethod]:
+        method = self.methods.get(name) if isinstance(name, str) else None
+        return method if method is not None and method.served() else None
 
     def lookup(self, name: object) -> RpcMethod:
         # Only "namespace.method" and never a private name: no attribute walking
@@ -72,7 +88,7 @@ class Registry:
         parts = name.split(".")
         if len(parts) != 2 or parts[1].startswith("_"):
             raise RPCError(Faults.UNKNOWN_METHOD)
-        method = self.methods.get(name)
+        method = self.served(name)
         if method is None:
             raise RPCError(Faults.UNKNOWN_METHOD)
         return method
@@ -98,7 +114,7 @@ class SystemNamespace:
 
         @return array result  method names, sorted
         """
-        return sorted(self._registry.methods)
+        return sorted(name for name, method in self._registry.methods.items() if method.served())
 
     def methodHelp(self, name: str) -> str:
         """The documentation of one method.
@@ -106,7 +122,7 @@ class SystemNamespace:
         @param string name    full method name, e.g. supervisor.getState
         @return string result its documentation text
         """
-        method = self._registry.methods.get(name) if isinstance(name, str) else None
+        method = self._registry.served(name)
         if method is None:
             raise RPCError(Faults.SIGNATURE_UNSUPPORTED)
         return method.doc
@@ -117,7 +133,7 @@ class SystemNamespace:
         @param string name    full method name, e.g. supervisor.readLog
         @return array result  type names as XML-RPC spells them
         """
-        method = self._registry.methods.get(name) if isinstance(name, str) else None
+        method = self._registry.served(name)
         if method is None:
             raise RPCError(Faults.SIGNATURE_UNSUPPORTED)
         return method.signature()

@@ -49,6 +49,7 @@ def process_stats(
         cpu_seconds, rss, nprocs = figures.cpu_seconds, figures.rss, figures.processes
     running = state == ProcessState.RUNNING and proc.start_time
     spawns = getattr(proc, "spawns", 0)
+    liveness = proc.liveness
     return {
         "name": proc.name,
         "group": proc.group.name,
@@ -64,6 +65,12 @@ def process_stats(
         "start": info.capped_int(proc.start_time),
         "uptime": max(0, int(now - proc.start_time)) if running else 0,
         "exitstatus": proc.exitstatus or 0,
+        "depends_on": [f"{d.group.name}:{d.name}" for d in proc.supervisor.dependencies.requires(proc)],
+        "status_text": proc.notify_status or "",
+        "health": liveness.summary(),
+        "has_checks": liveness.has_checks,
+        "healthy": liveness.healthy,
+        **liveness.counters(),
     }
 
 
@@ -98,10 +105,23 @@ class StatsNamespace(ApiPart):
         resident memory in KiB; restarts counts spawns after the first
         one since the daemon (re)started.
 
+        depends_on lists the 'group:name' of the processes it waits for
+        (depends_on, resolved).  status_text is the last STATUS= the
+        program sent over sd_notify ("" if none).  health is a one-line summary of its watchdog and health check
+        ("" without them, "healthy", "check failing 2/3: HTTP 503" ...);
+        has_checks says whether one watches it, healthy whether it is RUNNING
+        and passing them.  ready_probes, health_checks, health_failures,
+        watchdog_timeouts and unhealthy_restarts count since the daemon
+        (re)loaded its configuration.
+
         @param string name    process name or 'group:name'
         @return struct stats  name, group, pid, state, statename, cpu_percent,
                               cpu_seconds, rss_kb, processes, spawns, restarts,
-                              start, uptime, exitstatus
+                              start, uptime, exitstatus, depends_on,
+                              status_text, health,
+                              has_checks, healthy, ready_probes, health_checks,
+                              health_failures, watchdog_timeouts,
+                              unhealthy_restarts
         """
         control = self._control()
         proc = control.process(name)
@@ -117,6 +137,24 @@ class StatsNamespace(ApiPart):
         trees = await self._measure(procs, procs)
         now = time.time()  # after the reading: states and pids are read as of now too
         return [process_stats(p, self.sampler, trees, now) for p in procs]
+
+    def getDependencies(self) -> list[dict[str, Any]]:
+        """The start order between processes (depends_on), names resolved
+        against the running configuration.  Only processes that depend on
+        something, or that something depends on, are listed.
+
+        @return array result  one struct per process: name ('group:name'),
+                              depends_on and dependents (arrays of 'group:name')
+        """
+        graph = self._any_control().sv.dependencies.graph()
+        dependents: dict[str, list[str]] = {}
+        for name, deps in graph.items():
+            for dep in deps:
+                dependents.setdefault(dep, []).append(name)
+        return [
+            {"name": name, "depends_on": graph.get(name, []), "dependents": sorted(dependents.get(name, []))}
+            for name in sorted(set(graph) | set(dependents))
+        ]
 
     def getDaemonStats(self) -> dict[str, Any]:
         """Figures of the daemon process itself (its children not included).

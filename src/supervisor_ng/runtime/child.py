@@ -8,11 +8,13 @@ from typing import TYPE_CHECKING, Any, Optional
 from ..config.model import ProcessConfig
 from ..core.process import Action, Kill, Log, ProcessMachine, Spawn, StateChanged
 from ..core.states import STOPPED_STATES, ProcessState
-from . import destinations
+from . import cgroup, destinations
 from .journal_output import direct_streams
+from .liveness import Liveness
 from .output import OutputChannel
 from .spawn import ChildPipes, SpawnError, SpawnRequest, child_environment
 from .stdin_writer import StdinWriter
+from .tree import descends_from, parent_of
 from .tree_stop import TreeStop
 
 if TYPE_CHECKING:
@@ -46,6 +48,9 @@ class Process:
         self.info_cache: Optional[Any] = None  # rpc/info.py: the XML of its last info struct
         self._timer: Optional[Any] = None
         self.tree_stop = TreeStop(self)  # the signals of a stop, and its leftovers
+        self.liveness = Liveness(self)  # readiness checks, watchdog, health checks
+        self.notify_status: Optional[str] = None  # the program's last sd_notify STATUS=
+        self.notify_stopping = False  # it said STOPPING=1 since its spawn
         # Read-back of channels that go to the journal, one per channel, made
         # on first use (logs/journal_reader.py); the process owns them.
         self.journal_logs: dict = {}
@@ -103,6 +108,8 @@ class Process:
             },
             "stdin": {"open": self.stdin.open, "pending": self.stdin.pending},
             "tree_stop": self.tree_stop.live_state(),
+            "liveness": self.liveness.live_state(),
+            "notify_status": self.notify_status,
             "listener": self.listener.live_state() if self.listener is not None else None,
             "journal_logs": sorted(self.journal_logs),
             "waiting_calls": waiting_calls,
@@ -114,7 +121,79 @@ class Process:
         self._apply(self.machine.request_start(self.supervisor.host.monotonic()))
 
     def stop(self) -> None:
+        """Stop; when programs that depend on this one still run, they stop
+        first and this one after them (runtime/dependencies.py)."""
+        if self.supervisor.dependencies.may_stop(self):
+            self.stop_now()
+
+    def stop_now(self) -> None:
         self._apply(self.machine.request_stop(self.supervisor.host.monotonic()))
+
+    def spawn_now(self) -> None:
+        """The dependencies a spawn waited for are there."""
+        if self.state == ProcessState.STARTING and not self.pid:
+            self._apply(self._spawn_process())
+
+    def dependency_failed(self, message: str) -> None:
+        self._apply(self.machine.dependency_failed(message, self.supervisor.host.monotonic()))
+
+    def mark_ready(self, how: str) -> None:
+        """The program is ready (READY=1, or its ``ready`` check passed)."""
+        self._apply(self.machine.ready(self.supervisor.host.monotonic(), how))
+
+    def restart_unhealthy(self, reason: str) -> None:
+        """Stop and spawn again a RUNNING program that hangs or fails its checks."""
+        self._apply(self.machine.request_restart(self.supervisor.host.monotonic()))
+
+    def notified(self, sender: int, fields: dict[str, str]) -> None:
+        """One sd_notify datagram from this program's tree (runtime/notify_server.py
+        matched the sender's credentials)."""
+        machine = self.machine
+        now = self.supervisor.host.monotonic()
+        mainpid = fields.get("MAINPID")
+        if mainpid is not None:
+            self._main_pid(sender, mainpid)
+        if "STATUS" in fields:
+            self.notify_status = fields["STATUS"]
+        if fields.get("STOPPING") == "1":
+            self.notify_stopping = True
+        extend = fields.get("EXTEND_TIMEOUT_USEC")
+        if extend is not None and extend.isdigit():
+            self._apply(machine.extend_timeout(now, int(extend) / 1e6))
+        if fields.get("READY") == "1" and self.config.ready == "notify":
+            self.mark_ready("ready=notify")
+        if "WATCHDOG" in fields or "WATCHDOG_USEC" in fields:
+            self.liveness.watchdog(fields)
+
+    def _main_pid(self, sender: int, value: str) -> None:
+        """MAINPID=: a program that forks names its real main process, which
+        must be in its tree (the current main process or a descendant)."""
+        old = self.pid
+        try:
+            new = int(value)
+        except ValueError:
+            new = 0
+        if not old or new <= 0 or new == old:
+            return
+        # A forking parent often exits right after naming its child: the child
+        # is then already ours (we are its subreaper).  Only the main process
+        # itself is believed about such an orphan.
+        adopted = sender == old and parent_of(new) == os.getpid()
+        if not (adopted or descends_from(new, old)):
+            self.supervisor.log.warn(
+                f"{self.name}: ignoring MAINPID={value} from pid {sender}: "
+                f"not a descendant of its main process {old}"
+            )
+            return
+        sv = self.supervisor
+        sv.reaper.watch(new, self._exited)
+        sv.reaper.watch(old, self._former_main_exited)
+        sv.by_pid.pop(old, None)
+        sv.by_pid[new] = self
+        self._apply(self.machine.main_pid_changed(new))
+
+    def _former_main_exited(self, pid: int, status: int) -> None:
+        self.supervisor.log.debug(f"former main process {pid} of {self.name} exited")
 
     def give_up(self) -> None:
         self._apply(self.machine.give_up_backoff())
@@ -140,6 +219,7 @@ class Process:
             self.stderr.flush()
         if self.listener is not None:
             self.listener.state_changed(change)
+        self.liveness.state_changed(change)
 
     def reopen_logs(self) -> None:
         for channel in (self.stdout, self.stderr):
@@ -151,6 +231,7 @@ class Process:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
+        self.liveness.close()
         self.stdout.close()
         self.stderr.close()
         self.stdin.detach()
@@ -185,16 +266,44 @@ class Process:
             self._timer = self.supervisor.host.call_at(deadline, self.tick)
 
     def _spawn(self) -> list[Action]:
+        """The machine asks for a spawn; it waits for dependencies first."""
+        verdict = self.supervisor.dependencies.may_spawn(self)
+        if verdict is None:
+            return []  # STARTING with no pid: Dependencies.changed() spawns it
+        if verdict:
+            return self.machine.dependency_failed(verdict, self.supervisor.host.monotonic())
+        return self._spawn_process()
+
+    def _readiness_env(self) -> tuple[tuple[str, str], ...]:
+        """NOTIFY_SOCKET (and WATCHDOG_USEC) for a ``ready = notify`` program,
+        set before the program's own environment so that it can override them."""
+        config = self.config
+        address = self.supervisor.notify_address
+        if config.ready != "notify" or not address:
+            return ()
+        env = [("NOTIFY_SOCKET", address)]
+        if config.watchdog_secs > 0:
+            env.append(("WATCHDOG_USEC", str(int(config.watchdog_secs * 1e6))))
+        return tuple(env)
+
+    def environment(self) -> dict[str, str]:
+        """The environment the program (and its exec: checks) runs with."""
         sv = self.supervisor
         config = self.config
-        env = child_environment(
+        return child_environment(
             sv.base_env,
             process_name=config.name,
             group_name=config.group,
             serverurl=sv.serverurl_for(config),
             daemon_env=sv.config.supervisord.environment,
-            program_env=config.environment,
+            program_env=self._readiness_env() + config.environment,
         )
+
+    def _spawn_process(self) -> list[Action]:
+        sv = self.supervisor
+        config = self.config
+        self.notify_stopping = False
+        env = self.environment()
         host = sv.host
         now = host.monotonic()
         streams = direct_streams(self)
@@ -214,6 +323,7 @@ class Process:
                     stdin_socket=self.group.stdin_socket(),
                     stdout_fd=streams[0],
                     stderr_fd=streams[1],
+                    cgroup_limits=config.cgroup_limits,
                 )
             )
         except SpawnError as exc:
@@ -226,6 +336,7 @@ class Process:
         self.spawns += 1
         self.pipes = pipes
         sv.reaper.watch(pid, self._exited)
+        sv.by_pid[pid] = self
         self.stdin.attach(pipes.stdin, sv.loop)
         pipes.stdin = None  # the writer owns it now
         if pipes.stdout is not None:
@@ -237,6 +348,10 @@ class Process:
         return self.machine.spawned(pid, now)
 
     def _exited(self, pid: int, status: int) -> None:
+        self.supervisor.by_pid.pop(pid, None)
+        oom = cgroup.oom_note(pid)  # issue 17
+        if oom:
+            self.supervisor.log.warn(f"{self.config.name}: {oom}")
         self.stop_time = self.supervisor.host.time()
         self.stdout.detach()
         self.stderr.detach()

@@ -276,6 +276,8 @@ class Control:
 
     def begin_stop(self, proc: Process, name: str, wait: bool) -> Optional[Pending]:
         if proc.state not in RUNNING_STATES:
+            if proc.state == ProcessState.FATAL and proc.machine.deadline() is not None:
+                proc.stop_now()  # the operator said stop: no fatal_retry_secs retry
             raise RPCError(Faults.NOT_RUNNING, name)
         proc.stop()
         if proc.state == ProcessState.UNKNOWN:

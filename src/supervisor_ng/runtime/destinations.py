@@ -76,6 +76,16 @@ class Destinations:
             self.logfile.close()
 
 
+def debug_text(data: bytes) -> str:
+    """A program's output as the debug log shows it: bytes that are not
+    UTF-8 as their repr, as stock does, so an operator chasing an encoding
+    problem sees the bytes themselves instead of U+FFFD."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return f"Undecodable: {data!r}"
+
+
 _NAMES = ("logfile", "stripper", "syslog", "journal", "capture", "debug_echo", "log_events", "protocol")
 
 
@@ -108,7 +118,7 @@ def build(proc: Process, channel: str, path: Optional[str], shared_file: Optiona
     sv = proc.supervisor
     if sv.log.level <= DEBUG:
         def echo(data: bytes) -> None:
-            sv.log.debug(f"{config.name!r} {channel} output:\n{data.decode(errors='replace')}")
+            sv.log.debug(f"{config.name!r} {channel} output:\n{debug_text(data)}")
 
         out.debug_echo = echo
     if proc.group.config.kind == "eventlistener" and channel == "stdout":

@@ -7,7 +7,11 @@ A state change of a process (what the state machine returns as
    reacts, so a listener's buffer sees the events in the order they happened);
 2. the process's own hooks, which it declares itself
    (:meth:`~.child.Process.state_changed`: the journal's partial line flushed
-   at exit, its event listener protocol reset or given its event back);
+   at exit, its event listener protocol reset or given its event back, its
+   readiness and health checks started or stopped);
+2b. the generation's start and stop order (runtime/dependencies.py): a spawn
+   that waited for this process goes ahead or gives up, a stop that waited
+   for it goes ahead;
 3. the watchers that outlive a configuration generation, in the order of
    :data:`WATCHERS`: systemd readiness (READY/STATUS), then the web page's
    live status streams;
@@ -30,6 +34,7 @@ from .faults import Faults
 
 if TYPE_CHECKING:
     from .child import Process
+    from .dependencies import Dependencies
 
 StateWatcher = Callable[["Process", StateChanged], None]
 Predicate = Callable[["Process"], bool]
@@ -39,9 +44,10 @@ WATCHERS = ("readiness", "live")
 
 
 class StateDispatch:
-    def __init__(self, bus: EventBus, faults: Faults) -> None:
+    def __init__(self, bus: EventBus, faults: Faults, dependencies: Optional[Dependencies] = None) -> None:
         self._bus = bus
         self._faults = faults
+        self._dependencies = dependencies
         self._watchers: dict[str, StateWatcher] = {}
         self._waiters: dict[Process, list[tuple[Predicate, asyncio.Future[None]]]] = {}
 
@@ -80,6 +86,8 @@ class StateDispatch:
         what = f"the state change of {proc.name} to {change.new.name}"
         run(what + " (events)", self._emit, proc, change)
         run(what + " (the process's own hooks)", proc.state_changed, change)
+        if self._dependencies is not None:
+            run(what + " (start and stop order)", self._dependencies.changed, proc)
         for role in WATCHERS:
             watcher = self._watchers.get(role)
             if watcher is not None:

@@ -32,35 +32,58 @@ def become_subreaper() -> bool:
 
 
 class Reaper:
-    def __init__(self, on_unknown: Optional[ExitCallback] = None, waitpid: WaitPid = os.waitpid) -> None:
+    def __init__(
+        self,
+        on_unknown: Optional[ExitCallback] = None,
+        waitpid: WaitPid = os.waitpid,
+        before_sweep: Optional[Callable[[], None]] = None,
+    ) -> None:
         self._watched: dict[int, ExitCallback] = {}
+        # Run before exits are handled: the daemon reads the sd_notify datagrams
+        # already queued, so a MAINPID= sent before its sender exited counts.
+        self._before_sweep = before_sweep
         self.on_unknown = on_unknown  # pids nobody watches
         self.faults = Faults()  # the supervisor gives it the daemon's
         self._waitpid = waitpid  # tests inject exits without forking
         self._loop: Optional[asyncio.AbstractEventLoop] = None
         self._scheduled = False
+        self._signalled = False
 
     def install(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
         self._scheduled = False
         loop.add_signal_handler(signal.SIGCHLD, self._wake)
         # A child may have exited before the handler existed.
-        self._wake()
+        self._wake(signalled=False)
 
-    def _wake(self) -> None:
+    def _wake(self, signalled: bool = True) -> None:
         # asyncio queues one callback per SIGCHLD it read from its self-pipe.
         # Reaping (and respawning) once per signal let a program that dies as
         # fast as it starts queue thousands of reaps in one loop iteration,
         # each forking more children: the loop never reached its selector
         # again, the self-pipe filled up and later signals (SIGTERM too) were
         # dropped.  One waitpid sweep per loop iteration serves them all.
+        self._signalled = self._signalled or signalled
         if not self._scheduled and self._loop is not None:
             self._scheduled = True
             self._loop.call_soon(self._sweep)
 
     def _sweep(self) -> None:
         self._scheduled = False
+        signalled, self._signalled = self._signalled, False
+        if self._before_sweep is not None:
+            self.faults.run("reading what programs notified before they exited", self._before_sweep)
         self.reap()
+        if signalled:
+            self._log_signal()
+
+    def _log_signal(self) -> None:
+        # Stock's debug line, once per loop turn that saw SIGCHLD, after the
+        # exits it reaped were logged.  The daemon's log is the one its
+        # faults go to.
+        debug = getattr(self.faults.log, "debug", None)
+        if debug is not None:
+            debug("received SIGCHLD indicating a child quit")
 
     def uninstall(self) -> None:
         if self._loop is not None:

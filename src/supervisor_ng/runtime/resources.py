@@ -16,8 +16,8 @@ What a request costs does not grow with the host, and never holds the loop:
   loop serving everyone else in between.
 
 Where the figures come from is a :class:`TreeSource`; :class:`ProcTrees`
-reads /proc.  A source that reads the cgroup each program lives in can take
-its place without the cache or the API noticing.
+reads /proc; in cgroup mode :class:`.cgroup_figures.CgroupTrees` reads each
+program's cgroup instead, without the cache or the API noticing.
 
 CPU % needs two readings of the CPU time counters.  The sampler keeps the
 last reading of each program and answers with the usage between that reading
@@ -39,6 +39,7 @@ from typing import Callable, Optional, Protocol
 
 import psutil
 
+from . import cgroup
 from .tree import Owner, ProcessTable
 
 MIN_INTERVAL = 1.0  # seconds; below this a CPU % delta is mostly rounding
@@ -138,7 +139,7 @@ class TreeFiguresCache:
         max_age: float = MAX_AGE,
         clock: Clock = time.monotonic,
     ) -> None:
-        self._source: TreeSource = source or ProcTrees(clock)
+        self._source: Optional[TreeSource] = source  # chosen at the first reading (the mode is known by then)
         self._max_age = max_age
         self._clock = clock
         self._entries: dict[int, _Entry] = {}
@@ -173,13 +174,24 @@ class TreeFiguresCache:
                 missing[pid] = owner
         return missing
 
+    def _chosen_source(self) -> TreeSource:
+        if self._source is None:
+            tree = cgroup.active()
+            if tree is not None:
+                from .cgroup_figures import CgroupTrees  # it builds on this module
+
+                self._source = CgroupTrees(tree, self._clock)
+            else:
+                self._source = ProcTrees(self._clock)
+        return self._source
+
     async def _take(self, roots: dict[int, Owner], managed: set[int]) -> None:
         self._reading = asyncio.get_running_loop().create_future()
         try:
             oldest = self._clock() - self._max_age
             self._entries = {pid: e for pid, e in self._entries.items() if e.at >= oldest}
             turn_began = self._clock()
-            for pid, figures in self._source.readings(roots, managed):
+            for pid, figures in self._chosen_source().readings(roots, managed):
                 now = self._clock()
                 self._entries[pid] = _Entry(now, roots[pid], figures)
                 if now - turn_began >= SLICE:

@@ -24,6 +24,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Optional
 
+from ..config.cgroup_limits import CgroupLimits
+from . import cgroup
+
 # Variables that describe the daemon's own relation to systemd; a child that
 # saw them would think they were meant for it.
 _NOT_INHERITED = (
@@ -149,6 +152,8 @@ class SpawnRequest:
     # instead of a pipe to the daemon; the caller keeps and closes them.
     stdout_fd: Optional[int] = None
     stderr_fd: Optional[int] = None
+    # The limits of the program's cgroup (issue 17), applied in cgroup mode.
+    cgroup_limits: Optional[CgroupLimits] = None
 
 
 def spawn(req: SpawnRequest) -> tuple[int, ChildPipes]:
@@ -178,16 +183,39 @@ def spawn(req: SpawnRequest) -> tuple[int, ChildPipes]:
             raise SpawnError(f"too many open files to spawn {_name(req)!r}") from None
         raise SpawnError(f"unknown error making dispatchers for {_name(req)!r}: {exc}") from None
 
+    tree = cgroup.active()
+    cg = None
     try:
+        if tree is not None:
+            cg = _program_cgroup(tree, req)
         if _needs_fork(req):
             # The forked child could only report this on its stderr: check first.
             _check_request(req)
-            pid = _fork_exec(req, in_r, out_w, err_w)
+            pid = _fork_exec(req, in_r, out_w, err_w, cg)
+        elif cg is not None:
+            # posix_spawn cannot place its child in a cgroup (Python 3.11,
+            # glibc < 2.41): the daemon steps into the program's cgroup for
+            # the call, so the child is born there, before any code of its
+            # own runs, for two small writes (about 0.4 ms, measured against
+            # forking, which costs in proportion to the daemon's size).
+            assert tree is not None
+            try:
+                tree.enter(cg)
+            except OSError as exc:
+                if exc.errno in (errno.EMFILE, errno.ENFILE):
+                    raise SpawnError(f"too many open files to spawn {_name(req)!r}") from None
+                raise SpawnError(f"couldn't place {_name(req)!r} in {cg.path}: {_errname(exc)}") from None
+            try:
+                pid = _posix_spawn(req, in_r, out_w, err_w)
+            finally:
+                tree.leave()
         else:
             pid = _posix_spawn(req, in_r, out_w, err_w)
     except SpawnError:
         _close_all(created)
         raise
+    if tree is not None and cg is not None:
+        tree.placed(pid, cg)
     # The child has its copies; ours of the child's ends go.
     for fd in (in_r, out_w, err_w):
         if fd is not None and fd != req.stdin_socket and fd in created:
@@ -267,7 +295,24 @@ def _posix_spawn(req: SpawnRequest, stdin: int, stdout: int, stderr: int) -> int
             os.close(old_cwd)
 
 
-def _fork_exec(req: SpawnRequest, stdin: int, stdout: int, stderr: int) -> int:
+def _program_cgroup(tree: cgroup.CgroupTree, req: SpawnRequest) -> cgroup.ProgramCgroup:
+    group = req.env.get("SUPERVISOR_GROUP_NAME", "")
+    name = req.env.get("SUPERVISOR_PROCESS_NAME", req.argv[0])
+    try:
+        cg = tree.cgroup_for_spawn(group, name)
+    except OSError as exc:
+        raise SpawnError(f"couldn't make a cgroup for {name!r}: {_errname(exc)}") from None
+    if req.cgroup_limits is not None:
+        try:
+            cgroup.apply_limits(cg, req.cgroup_limits)
+        except OSError as exc:
+            raise SpawnError(f"couldn't set the limits of {cg.path}: {_errname(exc)}") from None
+    return cg
+
+
+def _fork_exec(
+    req: SpawnRequest, stdin: int, stdout: int, stderr: int, cg: Optional[cgroup.ProgramCgroup] = None
+) -> int:
     # Groups list their members by name: user=<uid> needs the passwd name to
     # get the user's supplementary groups (looked up here, not in the child).
     group_user = _passwd_name(req.uid) if req.user is not None else None
@@ -282,6 +327,12 @@ def _fork_exec(req: SpawnRequest, stdin: int, stdout: int, stderr: int) -> int:
     # In the child: anything that fails is reported on its stderr, as stock does.
     step = "set up"
     try:
+        if cg is not None:
+            step = f"enter cgroup {cg.path}"
+            fd = os.open(cg.file("cgroup.procs"), os.O_WRONLY)
+            os.write(fd, b"0")
+            os.close(fd)
+            step = "set up"
         os.setpgid(0, 0)
         os.dup2(stdin, 0)
         os.dup2(stdout, 1)

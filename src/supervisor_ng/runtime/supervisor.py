@@ -22,7 +22,9 @@ from ..core.states import STOPPED_STATES, ProcessState, SupervisorState
 from ..events import types as ev
 from ..events.bus import EventBus, SerialCounter
 from ..events.ticks import TickTimer
+from . import cgroup
 from .child import Process
+from .dependencies import Dependencies
 from .dispatch import Predicate, StateDispatch
 from .faults import Faults
 from .fcgi_socket import FcgiSocket
@@ -123,10 +125,13 @@ class Supervisor:
         serial: Optional[SerialCounter] = None,
         faults: Optional[Faults] = None,
         host: Optional[Host] = None,
+        notify_address: Optional[str] = None,
     ) -> None:
         """``reaper``, ``serial`` (the event serial) and ``faults`` outlive a
         generation: the daemon passes the same ones to each.  ``host`` is the
-        clock, timers and spawner (tests inject one); by default the loop's."""
+        clock, timers and spawner (tests inject one); by default the loop's.
+        ``notify_address`` is the NOTIFY_SOCKET of ``ready = notify`` programs
+        (the daemon's runtime/notify_server.py)."""
         self.config = config
         self.log = log
         self.overrides = overrides or {}
@@ -142,7 +147,10 @@ class Supervisor:
         self.host: Host = host  # type: ignore[assignment]  # set in run() if None
         self._done: Optional[asyncio.Future[str]] = None
         self.events = EventBus(config.supervisord.identifier, serial or SerialCounter())
-        self.dispatch = StateDispatch(self.events, self.faults)
+        self.dependencies = Dependencies(self)
+        self.dispatch = StateDispatch(self.events, self.faults, self.dependencies)
+        self.notify_address = notify_address
+        self.by_pid: dict[int, Process] = {}  # main pids: kept by each Process as it spawns and exits
         self.ticks: Optional[TickTimer] = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._memo: Optional[dict] = None
@@ -159,6 +167,10 @@ class Supervisor:
 
     def pids(self) -> set[int]:
         return {p.pid for p in self.processes() if p.pid}
+
+    def owner_of(self, pid: int) -> Optional[Process]:
+        """The process whose main pid ``pid`` is."""
+        return self.by_pid.get(pid)
 
     def process_table(self) -> ProcessTable:
         """Who is whose child, remembered for one turn of the loop: every
@@ -212,6 +224,7 @@ class Supervisor:
         self.bind(asyncio.get_running_loop())
         self._done = self.loop.create_future()
         become_subreaper()
+        cgroup.setup(self.log.info)  # issue 17: cgroup or psutil mode, said once in the log
         self.reaper.install(self.loop)
         try:
             self.ticks = TickTimer(self.events, self.loop)
@@ -234,6 +247,7 @@ class Supervisor:
             for group in self.groups.values():
                 group.close()
             self.reaper.uninstall()
+            cgroup.close()  # issue 17: the daemon exits with os._exit, no atexit
         return reason
 
     def bind(self, loop: asyncio.AbstractEventLoop) -> None:
@@ -260,6 +274,7 @@ class Supervisor:
                 }
                 for name, group in self.groups.items()
             },
+            "dependencies": self.dependencies.live_state(),
         }
 
     def request_shutdown(self) -> None:
@@ -312,6 +327,7 @@ class Supervisor:
     def add_group(self, gconfig: GroupConfig, start: bool = True) -> ProcessGroup:
         group = ProcessGroup(gconfig, self)
         self.groups[gconfig.name] = group
+        self.dependencies.forget()
         self.events.notify(ev.ProcessGroupAdded(gconfig.name))
         if start:
             group.autostart()
@@ -320,6 +336,7 @@ class Supervisor:
     def remove_group(self, name: str) -> None:
         """Forget a group whose processes are all stopped."""
         group = self.groups.pop(name)
+        self.dependencies.forget()
         group.close()
         self.events.notify(ev.ProcessGroupRemoved(name))
 

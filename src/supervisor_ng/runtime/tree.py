@@ -223,3 +223,26 @@ def is_alive(proc: psutil.Process) -> bool:
         return proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE
     except psutil.Error:
         return False
+
+
+def parent_of(pid: int) -> int:
+    """The parent pid from /proc/PID/stat (0 when the process is gone)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat = f.read()
+    except OSError:
+        return 0
+    # The command name may hold spaces and parentheses: the fields follow the last ')'.
+    fields = stat[stat.rfind(b")") + 2 :].split()
+    return int(fields[1]) if len(fields) > 1 else 0
+
+
+def descends_from(pid: int, ancestor: int, limit: int = 64) -> bool:
+    """Is ``pid`` ``ancestor`` or below it?  At most ``limit`` steps up."""
+    for _ in range(limit):
+        if pid == ancestor:
+            return True
+        if pid <= 1:
+            return False
+        pid = parent_of(pid)
+    return False

@@ -11,6 +11,10 @@ what its ``Kill`` actions mean for the rest of the program's processes
   signal, unless it had it already, and SIGKILL when ``stopwaitsecs``,
   counted from the stop request, runs out: a leftover gets the same grace
   as the main process, never less;
+- in cgroup mode (:mod:`.cgroup`) the members are the kernel's list of the
+  process's cgroup (no /proc scan, no escape by setsid), SIGKILL is one
+  write to ``cgroup.kill`` and the end of the leftovers' grace is cancelled
+  as soon as ``cgroup.events`` says the cgroup is empty;
 - ``stopleftovers = false``: stock behaviour, the signal goes to the pid or
   its process group and nothing else is touched, for programs that leave a
   detached child running on purpose.
@@ -19,12 +23,14 @@ what its ``Kill`` actions mean for the rest of the program's processes
 from __future__ import annotations
 
 import os
+import signal
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import psutil
 
 from ..core.process import signame
+from . import cgroup
 from .tree import kill_survivors, signal_members, signal_tree, tree_members
 
 if TYPE_CHECKING:
@@ -41,6 +47,16 @@ class _Stop:
     signalled: set[int] = field(default_factory=set)  # had the stop signal already
 
 
+@dataclass
+class _CgroupStop:
+    """One stop of one main process in cgroup mode."""
+
+    pid: int
+    deadline: float
+    cg: cgroup.ProgramCgroup
+    signalled: set[int] = field(default_factory=set)
+
+
 class TreeStop:
     """Owned by a :class:`~.child.Process`; it carries out the machine's
     kills and sees the leftovers of each stop to their end."""
@@ -49,14 +65,20 @@ class TreeStop:
         self._process = process
         self._stop: _Stop | None = None  # the stop under way, until the main pid exits
         self._leftovers: dict[int, psutil.Process] = {}  # waiting for their SIGKILL
+        self._cg_stop: _CgroupStop | None = None
+        self._cg_leftovers: dict[str, cgroup.ProgramCgroup] = {}  # cgroups waiting for their SIGKILL
 
     def kill(self, pid: int, sig: int, whole_tree: bool, stopping: bool) -> None:
         """Send a ``Kill`` of the machine to ``pid`` (and, as configured, to
         its tree).  ``stopping`` is False for signalProcess, which reaches the
         pid alone.  Raises OSError other than "no such process"."""
         config = self._process.config
+        tree = cgroup.active()
+        cg = tree.of_pid(pid) if tree is not None else None
         try:
-            if not stopping:
+            if cg is not None and stopping and config.stopleftovers:
+                self._kill_cgroup(pid, sig, whole_tree, cg)
+            elif not stopping:
                 os.kill(pid, sig)
             elif not config.stopleftovers:
                 if whole_tree:
@@ -78,6 +100,9 @@ class TreeStop:
     def main_exited(self) -> None:
         """The main process of a stop has exited: its leftovers get the stop
         signal now and SIGKILL at the stop's deadline."""
+        cg_stop, self._cg_stop = self._cg_stop, None
+        if cg_stop is not None:
+            self._cgroup_leftovers(cg_stop)
         stop, self._stop = self._stop, None
         if stop is None or not self._process.config.stopleftovers:
             return
@@ -98,11 +123,73 @@ class TreeStop:
 
     def live_state(self) -> dict:
         """What this holds between a stop request and its last SIGKILL."""
-        stop = self._stop
+        stop = self._stop or self._cg_stop
+        in_cgroups = [pid for cg in self._cg_leftovers.values() for pid in cg.pids()]
         return {
             "stopping": None if stop is None else {"pid": stop.pid, "deadline": stop.deadline},
-            "leftovers": sorted(self._leftovers),
+            "leftovers": sorted({*self._leftovers, *in_cgroups}),
         }
+
+    def _kill_cgroup(self, pid: int, sig: int, whole_tree: bool, cg: cgroup.ProgramCgroup) -> None:
+        stop = self._cg_stop
+        if stop is None or stop.pid != pid:
+            now = self._process.supervisor.host.monotonic()
+            stop = self._cg_stop = _CgroupStop(pid, now + self._process.config.stopwaitsecs, cg)
+        if not whole_tree:
+            os.kill(pid, sig)
+        elif sig == signal.SIGKILL:
+            cg.kill()
+        else:
+            # The group first, as stock does (a member that left the cgroup
+            # on purpose still hears it), then every member of the cgroup.
+            try:
+                os.killpg(pid, sig)
+            except ProcessLookupError:
+                pass
+            reached = cg.signal(sig)
+            if sig == self._process.config.stopsignal:
+                stop.signalled.update(reached)
+
+    def _cgroup_leftovers(self, stop: _CgroupStop) -> None:
+        """The main process of a stop in cgroup mode exited: what its cgroup
+        still holds gets the stop signal now and ``cgroup.kill`` at the
+        deadline, unless the cgroup empties first."""
+        cg = stop.cg
+        tree = cgroup.active()
+        if tree is None or not cg.populated():
+            return
+        sv = self._process.supervisor
+        config = self._process.config
+        if sv.host.monotonic() < stop.deadline:
+            reached = cg.signal(config.stopsignal, frozenset(stop.signalled))
+            if reached:
+                sv.log.info(
+                    f"sent {signame(config.stopsignal)} to {len(reached)} leftover process(es) of "
+                    f"{config.name}: " + ", ".join(map(str, reached))
+                )
+        self._cg_leftovers[cg.path] = cg
+        timer = sv.host.call_at(stop.deadline, lambda: self._kill_cgroup_leftovers(cg))
+
+        def gone() -> None:
+            timer.cancel()
+            self._cg_leftovers.pop(cg.path, None)
+            if not tree.is_current(cg):
+                cg.remove()
+
+        try:
+            tree.when_empty(cg, gone)
+        except OSError as exc:
+            sv.log.warn(f"cannot watch {cg.path} for its end: {exc}")
+
+    def _kill_cgroup_leftovers(self, cg: cgroup.ProgramCgroup) -> None:
+        if cg.path not in self._cg_leftovers:
+            return
+        killed = cg.kill()
+        if killed:
+            self._process.supervisor.log.warn(
+                f"killed {len(killed)} leftover process(es) of {self._process.config.name}: "
+                + ", ".join(map(str, killed))
+            )
 
     def _begin(self, pid: int) -> _Stop:
         """The stop under way, or a new one from now: the first kill of a stop

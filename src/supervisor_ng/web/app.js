@@ -7,6 +7,9 @@
   const $ = (sel) => document.querySelector(sel);
   const rowsEl = $("#rows");
   const STATS_EVERY = 5000; // ms between CPU/memory refreshes while the page is visible
+  // What ng.getProcessStats' "restarts" counts (spawns - 1): the operator's
+  // starts and restarts as well as autorestart's.
+  const RESPAWNS = "spawns after the first since the daemon started: automatic restarts and operator starts/restarts alike";
 
   let snapshot = null; // last status event
   let receivedAt = 0; // Date.now() when it arrived
@@ -82,7 +85,8 @@
     };
     if (isGroup || !running) add("start", "Start");
     if (isGroup || running) add("stop", "Stop", true);
-    add("restart", "Restart", true);
+    // Restarting a STOPPED/EXITED/FATAL program is only a start: offer Start.
+    if (isGroup || running) add("restart", "Restart", true);
     if (isGroup || running) add("signal", "Signal", true);
     add("clear", "Clear log", true);
     if (!isGroup) add("log", "Log");
@@ -124,6 +128,7 @@
         tr.appendChild(el("td", { class: "num" }));
         tr.appendChild(el("td", { class: "num" }));
         tr.appendChild(el("td", { class: "num" }));
+        tr.appendChild(el("td", { class: "history" }));
         const td = el("td");
         td.appendChild(actionButtons(group + ":*", "", true));
         tr.appendChild(td);
@@ -145,12 +150,36 @@
         const tdState = el("td");
         tdState.appendChild(badge);
         tr.appendChild(tdState);
-        tr.appendChild(el("td", { class: "name" }, spec(p)));
+        const tdName = el("td", { class: "name" }, spec(p));
+        // What the program says of itself (sd_notify STATUS=) and what its
+        // watchdog / health check says: only for programs that have them.
+        for (const [key, cls] of [["status_text", "note status-text"], ["health", "note health"]]) {
+          if (s[key] && p.pid && s.pid === p.pid) {
+            const bad = key === "health" && s.healthy === false;
+            tdName.appendChild(el("div", { class: cls + (bad ? " unhealthy" : "") }, s[key]));
+          }
+        }
+        if (s.depends_on && s.depends_on.length) {
+          tdName.appendChild(el("div", { class: "note depends" }, "after " + s.depends_on.join(", ")));
+        }
+        tr.appendChild(tdName);
         tr.appendChild(el("td", { class: "desc", "data-uptime": p.statename === "RUNNING" ? "1" : "" }, describe(p)));
         const running1 = p.pid && s.pid === p.pid;
-        tr.appendChild(el("td", { class: "num cpu", "data-label": "CPU" }, running1 ? s.cpu_percent.toFixed(1) + "%" : ""));
-        tr.appendChild(el("td", { class: "num mem", "data-label": "Mem" }, running1 ? bytes(s.rss_kb) : ""));
-        tr.appendChild(el("td", { class: "num restarts", "data-label": "Restarts" }, s.restarts === undefined ? "" : String(s.restarts)));
+        const now = serverNow();
+        const tdCpu = el("td", { class: "num cpu", "data-label": "CPU" }, running1 ? s.cpu_percent.toFixed(1) + "%" : "");
+        const tdMem = el("td", { class: "num mem", "data-label": "Mem" }, running1 ? bytes(s.rss_kb) : "");
+        const cpuLine = ProgramHistory.sparkline(fullSpec(p), "cpu", now, "CPU", (v) => v.toFixed(1) + "%");
+        const memLine = ProgramHistory.sparkline(fullSpec(p), "rss", now, "Memory", (v) => bytes(Math.round(v)));
+        if (cpuLine) tdCpu.appendChild(cpuLine);
+        if (memLine) tdMem.appendChild(memLine);
+        tr.appendChild(tdCpu);
+        tr.appendChild(tdMem);
+        const tdRestarts = el("td", { class: "num restarts", "data-label": "Respawns" }, s.restarts === undefined ? "" : String(s.restarts));
+        if (s.restarts !== undefined) tdRestarts.title = s.restarts + " " + RESPAWNS;
+        tr.appendChild(tdRestarts);
+        const tdHistory = el("td", { class: "history", "data-label": "Last hour" });
+        tdHistory.appendChild(ProgramHistory.timeline(fullSpec(p), now));
+        tr.appendChild(tdHistory);
         const td = el("td");
         td.appendChild(actionButtons(spec(p), p.statename, false));
         tr.appendChild(td);
@@ -159,7 +188,7 @@
     }
     if (!shown) {
       const tr = el("tr", { class: "empty" });
-      tr.appendChild(el("td", { colspan: "7" }, procs.length ? "No program matches the filter." : "No programs configured."));
+      tr.appendChild(el("td", { colspan: "8" }, procs.length ? "No program matches the filter." : "No programs configured."));
       frag.appendChild(tr);
     }
     rowsEl.replaceChildren(frag);
@@ -183,6 +212,7 @@
     source.addEventListener("status", (ev) => {
       snapshot = JSON.parse(ev.data);
       receivedAt = Date.now();
+      ProgramHistory.observe(snapshot);
       render();
     });
     source.onopen = () => {
@@ -203,6 +233,7 @@
       const data = await response.json();
       stats = {};
       for (const s of data.processes) stats[s.group + ":" + s.name] = s;
+      ProgramHistory.record(data.processes, serverNow());
       const d = data.daemon;
       $("#daemon-figures").textContent =
         "daemon: " + bytes(d.rss_kb) + " RSS · " + d.cpu_seconds.toFixed(1) + " s CPU";
@@ -275,9 +306,12 @@
     panel.hidden = false;
     document.body.classList.add("log-open");
     $("#log-tabs").hidden = target === null;
+    $("#log-note").hidden = true;
     for (const tab of document.querySelectorAll("#log-tabs .tab")) {
       tab.classList.toggle("active", tab.dataset.channel === channel);
+      tab.hidden = false;
     }
+    if (target !== null) showChannels(target);
     $("#log-title").textContent = target === null ? "daemon log" : target;
     const url = target === null ? "mainlogtail" : "logtail/" + encodeURIComponent(target).replace(/%3A/gi, ":") + "/" + channel;
     pre.dataset.source = url;
@@ -287,6 +321,22 @@
         $("#log-status").textContent = text;
       },
     });
+  }
+
+  // A program with redirect_stderr has no stderr of its own to show.
+  async function showChannels(target) {
+    try {
+      const response = await fetch("api/channels?name=" + encodeURIComponent(target), { cache: "no-store" });
+      if (!response.ok || logTarget !== target) return;
+      const data = await response.json();
+      if (!data.redirect_stderr) return;
+      $("#log-tabs .tab[data-channel='stderr']").hidden = true;
+      const note = $("#log-note");
+      note.textContent = "stderr is redirected to stdout (redirect_stderr=true)";
+      note.hidden = false;
+    } catch (err) {
+      /* the tab stays; its stream says what there is */
+    }
   }
 
   function closeLog() {

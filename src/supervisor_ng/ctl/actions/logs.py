@@ -28,7 +28,7 @@ def _follow(ctl: Any, path: str) -> None:
     ctl.output("==> Press Ctrl-C to exit <==")
     ctl.stdout.flush()
     s = ctl.settings
-    follower = LogFollower(s.serverurl, path, s.username, s.password)
+    follower = LogFollower(s.serverurl, path, s.username, s.password, s.cafile)
     try:
         follower.run()
     except KeyboardInterrupt:
@@ -176,7 +176,7 @@ def _follow_in_background(ctl: Any, name: str) -> list[tuple[Any, Any]]:
 
     s = ctl.settings
     followers = [
-        LogFollower(s.serverurl, f"/logtail/{name}/{channel}", s.username, s.password)
+        LogFollower(s.serverurl, f"/logtail/{name}/{channel}", s.username, s.password, s.cafile)
         for channel in ("stdout", "stderr")
     ]
     started = []

@@ -79,7 +79,7 @@ def open_url(ctl: Any, arg: str) -> None:
     from urllib.parse import urlsplit
 
     url = arg.strip()
-    if urlsplit(url).scheme not in ("unix", "http"):
+    if urlsplit(url).scheme not in ("unix", "http", "https"):
         ctl.output("ERROR: url must be http:// or unix://")
         ctl.exitstatus = codes.GENERIC
         return

@@ -40,8 +40,22 @@ def avail(ctl: Any, arg: str) -> None:
             raise
         ctl.output("ERROR: supervisor shutting down")
         return
+    graph = _dependencies(ctl)
     for info in infos:
-        ctl.output(_avail_line(info))
+        line = _avail_line(info)
+        deps = graph.get(f"{info['group']}:{info['name']}")
+        if deps:
+            # supervisor-ng only: stock lines are unchanged for programs without depends_on
+            line += "  depends on " + ", ".join(make_namespec(*d.split(":", 1)) for d in deps)
+        ctl.output(line)
+
+
+def _dependencies(ctl: Any) -> dict[str, list[str]]:
+    """'group:name' -> what it depends on; empty from a daemon without ng.getDependencies."""
+    try:
+        return {row["name"]: row["depends_on"] for row in ctl.supervisor("ng").getDependencies()}
+    except Fault:
+        return {}
 
 
 def reread(ctl: Any, arg: str) -> None:

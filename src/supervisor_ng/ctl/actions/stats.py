@@ -59,4 +59,9 @@ def lines(infos: list[Result], stats: dict[tuple[str, str], Result]) -> list[str
         out.append(
             f"{name:<{width}}{info['statename']:<10}{cpu:>6}{rss:>8}{restarts:>10}  {info['description']}"
         )
+        # Under the row, and only when there is something to say, so the
+        # table keeps its shape for programs without sd_notify or checks.
+        for label, key in (("status", "status_text"), ("health", "health")):
+            if live and row.get(key):
+                out.append(f"    {label}: {row[key]}")
     return out

@@ -32,7 +32,7 @@ RPM_BUILD_PACKAGES=(rpm)
 # the .deb under a real systemd in systemd-nspawn; prometheus for promtool,
 # which checks and unit-tests the alerting rules in monitoring/.
 TEST_SYSTEM_PACKAGES=(chromium debootstrap systemd-container "${DEB_BUILD_PACKAGES[@]}"
-    "${RPM_BUILD_PACKAGES[@]}" rpmlint prometheus nodejs npm)
+    "${RPM_BUILD_PACKAGES[@]}" rpmlint prometheus)
 
 bootstrap_log() {
     echo "bootstrap: $*" >&2
@@ -181,6 +181,11 @@ ensure_listener_tools() {
 # to Supervisor) in .venv-npm/, for the tests that drive the daemon with it.
 # Exports NPM_CLIENTS.
 ensure_npm_clients() {
+    # Debian's nodejs and npm, unless an npm is already there (NodeSource's
+    # nodejs bundles npm and conflicts with Debian's package of it).
+    if ! command -v npm >/dev/null 2>&1; then
+        ensure_debian_packages nodejs npm
+    fi
     if [ ! -f .venv-npm/node_modules/xmlrpc/package.json ]; then
         bootstrap_log "npm install xmlrpc@1.3.2 into .venv-npm"
         mkdir -p .venv-npm

@@ -267,12 +267,12 @@ def test_logtail_serves_journal_and_wakes_on_its_fd():
         os.close(wfd)
 
 
-def test_own_cgroups_are_the_unified_and_the_systemd_paths(tmp_path) -> None:
+def test_own_cgroups_only_where_journald_certainly_records_it(tmp_path) -> None:
     from supervisor_ng.logs.journal_reader import own_cgroups
 
     f = tmp_path / "cgroup"
     f.write_text("1:name=systemd:/old\n0::/system.slice/supervisord.service\n")
-    assert own_cgroups(str(f)) == ["/old", "/system.slice/supervisord.service"]
+    assert own_cgroups(str(f)) == []  # moved: not certain which one journald reads
     f.write_text("12:cpu,cpuacct:/x\n1:name=systemd:/system.slice/supervisord.service\n")
     assert own_cgroups(str(f)) == ["/system.slice/supervisord.service"]
     f.write_text("0::/\n")  # the root: journald records no cgroup there

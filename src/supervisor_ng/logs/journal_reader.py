@@ -95,6 +95,11 @@ def own_cgroups(path: str = "/proc/self/cgroup") -> list[str]:
             return []  # journald may read this one and record nothing: no match by cgroup
         if cgroup not in found:
             found.append(cgroup)
+    # Two different places, or the leaf of cgroup mode: the daemon moved
+    # (runtime/cgroup.py) and which place journald credits its streams to is
+    # not certain; identifier, priority and transport still tell lines apart.
+    if len(found) > 1 or any(c.endswith("/supervisord") for c in found):
+        return []
     return found
 
 

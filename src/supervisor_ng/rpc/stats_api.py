@@ -146,15 +146,7 @@ class StatsNamespace(ApiPart):
         @return array result  one struct per process: name ('group:name'),
                               depends_on and dependents (arrays of 'group:name')
         """
-        graph = self._any_control().sv.dependencies.graph()
-        dependents: dict[str, list[str]] = {}
-        for name, deps in graph.items():
-            for dep in deps:
-                dependents.setdefault(dep, []).append(name)
-        return [
-            {"name": name, "depends_on": graph.get(name, []), "dependents": sorted(dependents.get(name, []))}
-            for name in sorted(set(graph) | set(dependents))
-        ]
+        return self._any_control().sv.dependencies.graph()
 
     def getDaemonStats(self) -> dict[str, Any]:
         """Figures of the daemon process itself (its children not included).

@@ -94,11 +94,19 @@ class Dependencies:
         """The processes that depend on ``proc``."""
         return self._graph()[1].get(proc, ())
 
-    def graph(self) -> dict[str, list[str]]:
-        """``group:process`` -> the ``group:process`` names it depends on (ng.*, the page)."""
-        return {
-            _spec(proc): [_spec(dep) for dep in deps] for proc, deps in self._graph()[0].items()
-        }
+    def graph(self) -> list[dict[str, object]]:
+        """ng.getDependencies: each process that depends on something or that
+        something depends on, by ``group:process``, with both directions."""
+        requires, dependents = self._graph()
+        procs = sorted(set(requires) | set(dependents), key=_spec)
+        return [
+            {
+                "name": _spec(proc),
+                "depends_on": [_spec(d) for d in requires.get(proc, ())],
+                "dependents": sorted(_spec(d) for d in dependents.get(proc, ())),
+            }
+            for proc in procs
+        ]
 
     # -- starting ---------------------------------------------------------------------
 

@@ -44,7 +44,7 @@ WATCHERS = ("readiness", "live")
 
 
 class StateDispatch:
-    def __init__(self, bus: EventBus, faults: Faults, dependencies: Optional[Dependencies] = None) -> None:
+    def __init__(self, bus: EventBus, faults: Faults, dependencies: Dependencies) -> None:
         self._bus = bus
         self._faults = faults
         self._dependencies = dependencies
@@ -86,8 +86,7 @@ class StateDispatch:
         what = f"the state change of {proc.name} to {change.new.name}"
         run(what + " (events)", self._emit, proc, change)
         run(what + " (the process's own hooks)", proc.state_changed, change)
-        if self._dependencies is not None:
-            run(what + " (start and stop order)", self._dependencies.changed, proc)
+        run(what + " (start and stop order)", self._dependencies.changed, proc)
         for role in WATCHERS:
             watcher = self._watchers.get(role)
             if watcher is not None:

@@ -38,10 +38,16 @@ def main() -> None:
     parser.add_argument("--touch", default="")
     args = parser.parse_args()
     if args.fork_mainpid:
+        # As a forking daemon should: the parent names its child, then exits;
+        # only then does the child go on (its READY=1 comes after MAINPID=).
+        go_r, go_w = os.pipe()
         child = os.fork()
         if child:
             notify(f"MAINPID={child}")
             os._exit(0)
+        os.close(go_w)
+        os.read(go_r, 1)  # EOF once the parent has exited
+        os.close(go_r)
     if args.ready_after:
         time.sleep(args.ready_after)
     if args.never_ready:

@@ -240,8 +240,8 @@ def test_mainpid_from_a_forking_program_is_followed(daemon_factory):
     pid = d.rpc.supervisor.getProcessInfo("forker")["pid"]
     log = d.read_log()
     spawned = int(re.search(r"spawned: 'forker' with pid (\d+)", log).group(1))
-    assert pid != spawned and pid_alive(pid)
-    assert f"main pid of 'forker' is now {pid} (was {spawned})" in log
+    assert pid != spawned and pid_alive(pid), log
+    assert f"main pid of 'forker' is now {pid} (was {spawned})" in log, log
     r = d.ctl("stop", "forker")
     assert r.returncode == 0 and "forker: stopped" in r.stdout
     wait_until(lambda: not pid_alive(pid), what="the real main process to be gone")

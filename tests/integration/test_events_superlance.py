@@ -180,6 +180,8 @@ startsecs=1
         timeout=25,
         what="httpok to restart web",
     )
-    err = (tmp_path / "httpok.err").read_text()
-    assert "web is in RUNNING state, restarting" in err
-    assert "web restarted" in err
+    # httpok writes "restarted" after startProcess returns, which is when the
+    # new pid is RUNNING: the line may reach its log a moment after the pid.
+    err_log = tmp_path / "httpok.err"
+    wait_until(lambda: "web restarted" in err_log.read_text(), timeout=10, what="httpok's restarted line")
+    assert "web is in RUNNING state, restarting" in err_log.read_text()

@@ -30,6 +30,7 @@ from .http.server import ControlPlane, ControlSocketError
 from .logs import journal
 from .logs.mainlog import MainLog
 from .logs.paths import clean_auto_logs
+from .runtime import handover
 from .runtime.faults import Faults
 from .runtime.notify_server import NotifyServer
 from .runtime.reaper import Reaper
@@ -71,7 +72,16 @@ _FLAG_OPTIONS = (
 @click.option("-t", "--strip_ansi", is_flag=True, default=None, help="strip ANSI escapes from child logs")
 @click.option("--minprocs", metavar="NUM", help="minimum number of free process slots")
 @click.option("--profile_options", metavar="OPTIONS", hidden=True)
-def command(configuration: Optional[str], version: bool, profile_options: Optional[str], **flags: Any) -> None:
+@click.option(handover.HANDOVER_FD_OPTION, "handover_fd", type=int, hidden=True)
+@click.option(handover.HANDOVER_CHECK_OPTION, "handover_check", type=int, hidden=True)
+def command(
+    configuration: Optional[str],
+    version: bool,
+    profile_options: Optional[str],
+    handover_fd: Optional[int],
+    handover_check: Optional[int],
+    **flags: Any,
+) -> None:
     """supervisord -- run a set of programs as classic daemon processes."""
     if version:
         print(SUPERVISOR_VERSION)
@@ -85,11 +95,17 @@ def command(configuration: Optional[str], version: bool, profile_options: Option
             f"No config file found at default paths ({searched}); "
             "use the -c option to specify a config file at a different path",
         )
+    if handover_check is not None:
+        sys.exit(_handover_check(handover_check, path, overrides))
     try:
         config = load(path, overrides=overrides)
     except ConfigError as exc:
         usage_error(PROG, str(exc))
-    status = Daemon(config, overrides).main()
+    envelope = None
+    if handover_fd is not None:
+        envelope = handover.read_envelope(handover_fd)
+        os.close(handover_fd)
+    status = Daemon(config, overrides, envelope).main()
     # Everything that matters is closed by now (logs, sockets, pidfile);
     # skipping the interpreter's module teardown makes shutdown ~40 ms quicker.
     sys.stdout.flush()
@@ -97,10 +113,41 @@ def command(configuration: Optional[str], version: bool, profile_options: Option
     os._exit(status)
 
 
+def _handover_check(fd: int, path: str, overrides: dict[str, Any]) -> int:
+    """The dry run of a hand-over: can this binary adopt the envelope in ``fd``?"""
+    problems: list[str] = []
+    try:
+        envelope = handover.read_envelope(fd)
+    except (OSError, ValueError) as exc:
+        problems.append(f"cannot read the hand-over state: {exc}")
+        envelope = {}
+    if envelope:
+        from .runtime import handover_state
+
+        if envelope.get("format") != handover_state.FORMAT_VERSION:
+            problems.append(
+                f"state format {envelope.get('format')!r}, this supervisord reads {handover_state.FORMAT_VERSION}"
+            )
+        else:
+            problems.extend(handover_state.check(envelope.get("generation") or {}))
+            if not isinstance(envelope.get("daemon"), dict):
+                problems.append("the daemon's part of the state is missing")
+    try:
+        load(path, overrides=overrides)
+    except ConfigError as exc:
+        problems.append(f"the configuration does not load: {exc}")
+    for problem in problems:
+        print(problem)
+    return 1 if problems else 0
+
+
 class Daemon:
-    def __init__(self, config: Config, overrides: dict[str, Any]) -> None:
+    def __init__(self, config: Config, overrides: dict[str, Any], envelope: Optional[dict[str, Any]] = None) -> None:
         self.config = config
         self.overrides = overrides
+        # Set when a previous image of this daemon handed over to us by exec.
+        self.envelope = envelope
+        self._handed: dict[str, Any] = envelope["daemon"] if envelope is not None else {}
         self.log = MainLog.buffering(config.supervisord.loglevel)
         self.pidfile: Optional[str] = None
         # The control plane outlives generations; it always asks for the current one.
@@ -121,7 +168,7 @@ class Daemon:
         clash = clash_warning()
         if clash is not None:
             self.log.warn(clash)
-        if not sd.nocleanup:
+        if not sd.nocleanup and self.envelope is None:  # adopted programs still write there
             clean_auto_logs(sd.childlogdir, sd.identifier, warn=self.log.warn)
         if os.geteuid() == 0 and sd.user is None:
             self.log.critical(
@@ -131,14 +178,18 @@ class Daemon:
             )
         _close_on_exec_inherited()
         try:
-            self.control.bind(self.config)
+            self.control.bind(self.config, self._handed.get("sockets"))
         except ControlSocketError as exc:
             usage_error(PROG, str(exc))
-        if not sd.nodaemon and "NOTIFY_SOCKET" not in os.environ:
-            self.log.info("daemonizing the supervisord process")
-            self._daemonize()
-        self._write_pidfile()
-        self.log.info(f"supervisord started with pid {os.getpid()}")
+        if self.envelope is not None:
+            # Same process as before the exec: already a daemon, its pidfile written.
+            self.pidfile = self._handed.get("pidfile")
+        else:
+            if not sd.nodaemon and "NOTIFY_SOCKET" not in os.environ:
+                self.log.info("daemonizing the supervisord process")
+                self._daemonize()
+            self._write_pidfile()
+            self.log.info(f"supervisord started with pid {os.getpid()}")
         startup.started()
         try:
             asyncio.run(self._serve())
@@ -154,10 +205,38 @@ class Daemon:
         # What outlives a configuration generation: the reaper, the event
         # serial, where failures are reported, the programs' NOTIFY_SOCKET.
         faults = Faults(self.log)
-        notify = NotifyServer(self._notify_owner, self.log, faults)
+        handed_notify = self._handed.get("notify")
+        notify = NotifyServer(
+            self._notify_owner,
+            self.log,
+            faults,
+            adopt=(handed_notify["fd"], handed_notify["address"]) if handed_notify else None,
+        )
         reaper = Reaper(before_sweep=notify.drain)
         serial = SerialCounter()
+        if "serial" in self._handed:
+            serial.last = self._handed["serial"]
+        adopt = self.envelope["generation"] if self.envelope is not None else None
+        self.envelope = None
         config = self.config
+
+        def daemon_part() -> tuple[dict[str, Any], list[int]]:
+            handed_sockets = self.control.handed_sockets()
+            part: dict[str, Any] = {
+                "serial": serial.last,
+                "sockets": handed_sockets,
+                "pidfile": self.pidfile,
+            }
+            fds = [entry["fd"] for entry in handed_sockets]
+            notify_fd = notify.fileno()
+            if notify_fd is not None:
+                part["notify"] = {"fd": notify_fd, "address": notify.address}
+                fds.append(notify_fd)
+            return part, fds
+
+        self.control.handover = handover.Handover(
+            self.log, lambda: self.supervisor, daemon_part, reaper, lambda: self.config.path, self.systemd
+        )
         loop = asyncio.get_running_loop()
         # Whatever escapes a callback is logged with its traceback, and the
         # daemon goes on (asyncio's default would print it to a stderr that
@@ -179,11 +258,18 @@ class Daemon:
                     serial=serial,
                     faults=faults,
                     notify_address=notify.address,
+                    adopt=adopt,
                 )
                 run = asyncio.ensure_future(supervisor.run())
                 # run() adds the groups before its first await: clients see the
                 # new generation only once it has them.
                 await asyncio.sleep(0)
+                if adopt is not None:
+                    adopt = None
+                    self.log.info(
+                        f"supervisord handed over to itself: pid {os.getpid()}, "
+                        f"{handover.adopted_count(supervisor)} programs adopted"
+                    )
                 self.supervisor = supervisor
                 self.systemd.attach(supervisor)
                 if not self.control.serving:

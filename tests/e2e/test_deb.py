@@ -200,14 +200,17 @@ def test_stop_remove_and_purge_leave_nothing_behind(boot, packages):
     assert c.run("ls /etc/systemd/system/supervisor.service /etc/systemd/system/*/supervisord.*").stdout == ""
 
 
-def test_upgrade_keeps_conf_d_and_restarts_cleanly(boot, packages):
+def test_upgrade_hands_over_without_restarting_a_program(boot, packages):
     c = boot()
     c.write(f"{CONF_D}/one.conf", program("one", SLEEPER))
+    c.write(f"{CONF_D}/chatty.conf", program("chatty", CHATTY, startsecs=1))
     install(c, packages.deb.name)
     # A local edit of the conffile survives too.
     c.run("echo '; edited here' >> /etc/supervisor/supervisord.conf", check=True)
     old_daemon = main_pid(c)
-    old_child = status(c)["one"][1]
+    before = status(c)
+    assert {state for state, _ in before.values()} == {"RUNNING"}
+    uptime_before = _uptimes(c)
 
     install(c, packages.deb_upgrade.name)
     version = c.run("dpkg-query -W -f='${Version}' supervisor-ng", check=True).stdout
@@ -215,10 +218,27 @@ def test_upgrade_keeps_conf_d_and_restarts_cleanly(boot, packages):
     c.run(f"test -f {CONF_D}/one.conf", check=True)
     assert "; edited here" in c.run("cat /etc/supervisor/supervisord.conf").stdout
 
+    # The same daemon (systemd's MainPID), the same children, their uptimes
+    # going on: nothing was restarted.
     assert is_active(c, "supervisord") == "active"
     assert is_active(c, "supervisord.socket") == "active"
-    assert main_pid(c) not in (0, old_daemon)
-    state, pid = status(c)["one"]
-    assert state == "RUNNING" and pid != old_child
-    assert not alive(c, old_child)
+    assert main_pid(c) == old_daemon
+    assert status(c) == before
+    uptime_after = _uptimes(c)
+    assert all(uptime_after[name] >= uptime_before[name] for name in before)
+    journal = c.run("journalctl -u supervisord -o cat --no-pager").stdout
+    assert journal.count("spawned: 'one'") == 1, journal
+    assert "stopped: one" not in journal and "stopped: chatty" not in journal
     assert "Failed" not in c.run("journalctl -u supervisord.socket -o cat --no-pager").stdout
+
+
+def _uptimes(c) -> dict[str, int]:
+    """Seconds of uptime per program, from `supervisorctl status`."""
+    found = {}
+    for line in c.run("supervisorctl status", check=True).stdout.splitlines():
+        match = re.match(r"^(\S+)\s+RUNNING .*uptime (?:(\d+) days?, )?(\d+):(\d\d):(\d\d)", line)
+        if match:
+            days, h, m, sec = (int(g or 0) for g in match.groups()[1:])
+            found[match.group(1)] = ((days * 24 + h) * 60 + m) * 60 + sec
+    return found
+

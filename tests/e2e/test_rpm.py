@@ -65,6 +65,10 @@ def test_rpm_has_the_epel_layout_and_requirements(packages):
     for scriptlet in ("postinstall", "preuninstall", "postuninstall"):
         assert f"{scriptlet} scriptlet" in scripts
     assert "preset" in scripts and "try-restart supervisord.service" in scripts
+    # An upgrade hands over to the new binary; a restart only where it cannot.
+    postun = scripts.split("postuninstall scriptlet", 1)[1]
+    assert "supervisorctl -c /etc/supervisord.conf reexec" in postun
+    assert postun.index("reexec") < postun.index("try-restart supervisord.service")
 
 
 def test_rpmlint_is_clean_with_the_explained_filters(packages):

@@ -128,7 +128,11 @@ def test_psutil_mode_when_switched_off(daemon_factory, tmp_path: Path, monkeypat
     assert "psutil mode" in log and "cgroup mode" not in log
     pid = d.rpc.supervisor.getProcessInfo("plain")["pid"]
     assert "program-plain" not in _cgroup_of(pid)
-    assert d.rpc.ng.getProcessStats("plain")["processes"] == 1
+    stats = d.rpc.ng.getProcessStats("plain")
+    assert stats["processes"] == 1
+    # The cgroup figures keep their keys, marked as not measured.
+    assert stats["memory_peak_kb"] == stats["io_read_kb"] == stats["oom_kills"] == -1
+    assert stats["exit_description"] == ""
 
 
 def test_cgroup_names_are_readable_and_escaped():

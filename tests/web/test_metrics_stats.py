@@ -152,6 +152,11 @@ def test_stats_rpc(d: Daemon):
         "health_failures",
         "watchdog_timeouts",
         "unhealthy_restarts",
+        "memory_peak_kb",
+        "io_read_kb",
+        "io_write_kb",
+        "oom_kills",
+        "exit_description",
     }
     assert hog["health"] == "" and hog["status_text"] == "" and not hog["has_checks"]
     assert hog["depends_on"] == []

@@ -78,6 +78,25 @@ class StateChanged:
 Action = Union[Spawn, Kill, Log, StateChanged]
 
 
+# (snapshot key, attribute) of what ProcessMachine.snapshot() carries
+_SAVED_FIELDS = (
+    ("state", "state"),
+    ("pid", "pid"),
+    ("spawnerr", "spawnerr"),
+    ("exitstatus", "exitstatus"),
+    ("backoff", "backoff"),
+    ("killing", "killing"),
+    ("administrative_stop", "administrative_stop"),
+    ("system_stop", "system_stop"),
+    ("started_once", "started_once"),
+    ("laststart", "_laststart"),
+    ("failed_start", "_failed_start"),
+    ("restart_after_stop", "_restart_after_stop"),
+    ("ready_by", "_ready_by"),
+    ("deadline", "_deadline"),
+)
+
+
 def signame(sig: int) -> str:
     try:
         return signal.Signals(sig).name
@@ -277,6 +296,27 @@ class ProcessMachine:
         self.killing = False
         self._deadline = None
         return self._take()
+
+    # -- hand-over (issue 16) -------------------------------------------------
+
+    def snapshot(self) -> dict:
+        """Every field the rules read, JSON-serialisable: a new daemon binary
+        rebuilds the machine from it with :meth:`restore`.  Times are
+        monotonic: CLOCK_MONOTONIC runs on across an exec."""
+        saved = {name: getattr(self, attr) for name, attr in _SAVED_FIELDS}
+        saved["state"] = self.state.name
+        return saved
+
+    @classmethod
+    def restore(cls, config: ProcessConfig, saved: dict) -> ProcessMachine:
+        """The machine as :meth:`snapshot` left it; raises KeyError or
+        ValueError on a snapshot it cannot read."""
+        machine = cls(config)
+        machine.state = ProcessState[saved["state"]]
+        for name, attr in _SAVED_FIELDS:
+            if name != "state":
+                setattr(machine, attr, saved[name])
+        return machine
 
     # -- queries ------------------------------------------------------------
 

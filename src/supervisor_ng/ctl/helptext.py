@@ -108,3 +108,12 @@ TOPICS: dict[str, str] = {
 }
 
 TOPICS_HEADER = "default commands (type help <topic>):"
+
+# Our own commands: answered by "help <topic>" but left out of the listing,
+# which stays stock's.
+NG_TOPICS = {
+    "reexec": (
+        "reexec\t\t\tHand the remote supervisord over to its binary on disk\n"
+        "\t\t\t(an upgrade) without restarting any program"
+    ),
+}

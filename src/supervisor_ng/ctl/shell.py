@@ -19,7 +19,7 @@ from typing import Any, Callable, Optional
 from ..rpc.faults import Faults
 from . import codes, wire
 from .actions import COMMANDS
-from .helptext import TOPICS, TOPICS_HEADER
+from .helptext import NG_TOPICS, TOPICS, TOPICS_HEADER
 from .settings import Settings
 from .transport import Connection, ServerProxy
 
@@ -214,7 +214,7 @@ class Controller(cmd.Cmd):
         # As stock: every plugin answers after the built-in commands, so
         # "help mstop" starts with the built-ins' "*** No help on mstop".
         if arg:
-            text = TOPICS.get(arg)
+            text = TOPICS.get(arg, NG_TOPICS.get(arg))
             self.output(text if text is not None else self.nohelp % (arg,))
             if arg.strip() == "help":
                 return

@@ -31,6 +31,28 @@ class Queued:
     poolserial: int
 
 
+class CarriedEvent(Event):
+    """An event carried across a hand-over by exec (issue 16): a listener
+    gets it exactly as it would have from the former daemon binary."""
+
+    def __init__(self, name: str, serial: Optional[int], body: str) -> None:
+        self.NAME = name  # type: ignore[misc]  # per event, not per class
+        self.serial = serial
+        self._body = body
+
+    def payload(self) -> str:
+        return self._body
+
+
+def saved_item(item: Queued) -> dict:
+    event = item.event
+    return {"name": event.NAME, "serial": event.serial, "body": event.payload(), "poolserial": item.poolserial}
+
+
+def restored_item(saved: dict) -> Queued:
+    return Queued(CarriedEvent(saved["name"], saved["serial"], saved["body"]), saved["poolserial"])
+
+
 def envelope(identifier: str, pool: str, item: Queued) -> bytes:
     """The header line and body sent to a listener's stdin.
 
@@ -74,6 +96,14 @@ class EventBuffer:
             f"(buf size={len(self._items)}, max={self.size})",
         )
         self._insert(item, head=True)
+
+    def hand_over(self) -> dict:
+        """Hand-over by exec: the buffered events and the pool's serial."""
+        return {"poolserial": self._serial.last, "items": [saved_item(item) for item in self._items]}
+
+    def take_over(self, saved: dict) -> None:
+        self._serial.last = saved["poolserial"]
+        self._items = deque(restored_item(item) for item in saved["items"])
 
     def peek(self) -> Optional[Queued]:
         return self._items[0] if self._items else None

@@ -99,6 +99,17 @@ class ListenerProtocol:
         self._result_len = None
         self._result = b""
 
+    def snapshot(self) -> dict:
+        """Hand-over by exec (issue 16): where the listener is in the protocol."""
+        return {"state": self.state.name, "buffer": self._buffer.hex(),
+                "result_len": self._result_len, "result": self._result.hex()}
+
+    def restore(self, saved: dict) -> None:
+        self.state = ListenerState[saved["state"]]
+        self._buffer = bytes.fromhex(saved["buffer"])
+        self._result_len = saved["result_len"]
+        self._result = bytes.fromhex(saved["result"])
+
     def sent(self) -> None:
         """The runtime sent an event to this READY listener."""
         assert self.state == ListenerState.READY

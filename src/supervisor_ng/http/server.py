@@ -31,6 +31,7 @@ from aiohttp import http_exceptions, web
 
 from ..config.model import Config, HttpServerConfig
 from ..logs.mainlog import TRACE
+from ..rpc.api_reexec import ReexecNamespace
 from ..rpc.codec import BodyTooLarge, ParseError, dump_fault, dump_response, parse_request_stream
 from ..rpc.faults import RPCError
 from ..rpc.registry import Registry, SystemNamespace
@@ -51,6 +52,7 @@ if TYPE_CHECKING:
     import ssl
 
     from ..logs.mainlog import MainLog
+    from ..runtime.handover import Handover
     from ..runtime.supervisor import Supervisor
 
 __all__ = ["ControlPlane", "ControlSocketError"]
@@ -144,12 +146,22 @@ class ControlPlane:
         self._inherited = InheritedPool([])
         self.logins = LoginGuard(log)
         self._warned_open: set[str] = set()
+        # Set by the daemon once it runs: ng.reexec's way to a hand-over.
+        self.handover: Optional[Handover] = None
+        # What to do once a request's answer is written, by the request's task.
+        self._after_answer: dict[Any, Callable[[], None]] = {}
+        # Control sockets a previous daemon image kept open for us, by address key.
+        self._handed: dict[tuple, dict[str, Any]] = {}
 
     # -- set-up (before the loop) ------------------------------------------------
 
-    def bind(self, config: Config) -> None:
+    def bind(self, config: Config, handed: Optional[list[dict[str, Any]]] = None) -> None:
         """Create every control socket of ``config``; raises
-        :class:`~.sockets.ControlSocketError` (and binds nothing) on failure."""
+        :class:`~.sockets.ControlSocketError` (and binds nothing) on failure.
+        ``handed``: sockets kept open across a hand-over, by address key; they
+        are used as they are (clients that connected meanwhile are in their
+        backlog), the ones the config no longer names are closed."""
+        self._handed = {tuple(entry["key"]): entry for entry in handed or ()}
         self._set_api(config)
         self._inherited = inherited_pool()
         bound: list[sockets.BoundSocket] = []
@@ -163,11 +175,25 @@ class ControlPlane:
                 b.close()
             raise
         self._listeners = listeners
+        for entry in self._handed.values():  # sections the config no longer has
+            os.close(entry["fd"])
+        self._handed = {}
         for listener in self._listeners:
             self._announce(listener.config)
 
+    def handed_sockets(self) -> list[dict[str, Any]]:
+        """Every control socket, for a hand-over (JSON: the key becomes a list)."""
+        return [
+            {"key": list(listener.bound.key), "fd": listener.bound.sock.fileno(), "inherited": listener.bound.inherited}
+            for listener in self._listeners
+        ]
+
     def _bind_one(self, config: HttpServerConfig) -> sockets.BoundSocket:
-        """The socket systemd passed for this section, else one of our own."""
+        """The socket handed over by our previous image, or the one systemd
+        passed for this section, else one of our own."""
+        entry = self._handed.pop(sockets.address_key(config), None)
+        if entry is not None:
+            return sockets.adopt_handed(config, entry["fd"], entry.get("inherited", False))
         inherited = self._inherited.claim(config.section, config)
         if inherited is None:
             return sockets.bind(config, self._report_stale)
@@ -200,6 +226,7 @@ class ControlPlane:
             # Our additions ride along with the built-in API, never alone:
             # without it stock has no methods but system.* either.
             registry.add_namespace("ng", StatsNamespace(self._get, self.resources))
+            registry.add_namespace("ng", ReexecNamespace(lambda: self.handover, self._set_after_answer))
         registry.add_namespace("system", SystemNamespace(registry))
         self.registry = registry
         self._namespaces = names
@@ -221,6 +248,9 @@ class ControlPlane:
                     f"{config.port} controls every program; set username and password (or use "
                     f"[unix_http_server] only)"
                 )
+
+    def _set_after_answer(self, callback: Callable[[], None]) -> None:
+        self._after_answer[asyncio.current_task()] = callback
 
     def _report_stale(self, path: str) -> None:
         self.log.warn(f"Unlinking stale socket {path}")
@@ -442,7 +472,14 @@ class ControlPlane:
                 f"exception: {traceback.format_exc()}"
             )
             return _error(500)
-        return await _send_xml(request, payload)
+        try:
+            return await _send_xml(request, payload)
+        finally:
+            # The hand-over's exec, once the answer is written (or the
+            # caller went away: the dry run passed, the request stands).
+            after = self._after_answer.pop(asyncio.current_task(), None)
+            if after is not None:
+                after()
 
     async def _logtail(self, request: web.BaseRequest) -> web.StreamResponse:
         if request.method != "GET":

@@ -146,3 +146,13 @@ def bind(config: HttpServerConfig, report_stale: Callable[[str], None] = _stale_
 def adopt(config: HttpServerConfig, sock: socket.socket) -> BoundSocket:
     """A socket systemd passed for ``config``, used as it is."""
     return BoundSocket(config, sock, inherited=True)
+
+
+def adopt_handed(config: HttpServerConfig, fd: int, inherited: bool) -> BoundSocket:
+    """A control socket our previous image kept open across its exec: never
+    re-bound or unlinked now (its backlog holds the clients that connected
+    meanwhile); its file is still ours to remove at exit, unless systemd
+    passed it to the first image (``inherited``)."""
+    sock = socket.socket(fileno=fd)
+    sock.set_inheritable(False)
+    return BoundSocket(config, sock, inherited=inherited)

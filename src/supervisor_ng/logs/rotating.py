@@ -253,6 +253,15 @@ class RotatingFile:
             except OSError:
                 pass
 
+    def hand_over(self) -> bytes:
+        """Hand-over by exec (issue 16): what waits for a slow reader (a log
+        that is a pipe, FIFO or tty), taken from here.  A regular file needs
+        nothing: the new daemon reads its size, for rotation, when it opens it."""
+        self._stop_writer()
+        pending = bytes(self._pending)
+        self._pending.clear()
+        return pending
+
     def _stop_writer(self) -> None:
         loop, self._writer_loop = self._writer_loop, None
         if loop is not None and self._fd is not None and not loop.is_closed():

@@ -58,6 +58,14 @@ class SyslogLineWriter:
         for line in self._lines.flush():
             self._send(line)
 
+    def hand_over(self) -> bytes:
+        """Hand-over by exec (issue 16): the unfinished line, taken from here."""
+        return b"".join(self._lines.flush())
+
+    def take_over(self, held: bytes) -> None:
+        """The unfinished line a former daemon binary held (see hand_over)."""
+        self._lines.feed(held)
+
     def close(self) -> None:
         self.flush()
 

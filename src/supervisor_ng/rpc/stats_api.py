@@ -12,11 +12,10 @@ import os
 import time
 from typing import TYPE_CHECKING, Any, Callable, Optional
 
-import psutil
-
 from .. import SUPERVISOR_VERSION
 from .. import __version__ as NG_VERSION
 from ..core.states import ProcessState
+from ..runtime.cgroup_figures import cgroup_stats
 from ..runtime.resources import ResourceSampler, TreeFigures
 from . import info
 from .api_common import ApiPart
@@ -71,6 +70,7 @@ def process_stats(
         "has_checks": liveness.has_checks,
         "healthy": liveness.healthy,
         **liveness.counters(),
+        **cgroup_stats(proc.group.name, proc.name, figures),  # issue 17
     }
 
 
@@ -112,7 +112,10 @@ class StatsNamespace(ApiPart):
         has_checks says whether one watches it, healthy whether it is RUNNING
         and passing them.  ready_probes, health_checks, health_failures,
         watchdog_timeouts and unhealthy_restarts count since the daemon
-        (re)loaded its configuration.
+        (re)loaded its configuration.  In cgroup mode: memory_peak_kb,
+        io_read_kb and io_write_kb from the program's cgroup (-1 where not
+        measured), oom_kills in its cgroup during the run that ended last
+        and exit_description ("killed by the OOM killer ..." or "").
 
         @param string name    process name or 'group:name'
         @return struct stats  name, group, pid, state, statename, cpu_percent,
@@ -121,7 +124,9 @@ class StatsNamespace(ApiPart):
                               status_text, health,
                               has_checks, healthy, ready_probes, health_checks,
                               health_failures, watchdog_timeouts,
-                              unhealthy_restarts
+                              unhealthy_restarts, memory_peak_kb,
+                              io_read_kb, io_write_kb, oom_kills,
+                              exit_description
         """
         control = self._control()
         proc = control.process(name)
@@ -155,6 +160,8 @@ class StatsNamespace(ApiPart):
                               statename, cpu_seconds, rss_kb, start
         """
         control = self._any_control()
+        import psutil  # only when the daemon's own figures are asked for
+
         me = psutil.Process(os.getpid())
         with me.oneshot():
             times = me.cpu_times()

@@ -45,14 +45,18 @@ def _write(path: str, text: str) -> None:
         os.close(fd)
 
 
-def _read(path: str) -> str:
-    # os.open/os.read: a figure is a few hundred bytes read a thousand
-    # times per scrape; a text-mode file object costs more than the read.
+def read_small(path: str) -> str:
+    """A small kernel file (cgroup, /proc) in one read.  os.open/os.read: a
+    figure is a few hundred bytes read a thousand times per scrape; a file
+    object costs more than the read."""
     fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     try:
         return os.read(fd, 65536).decode("ascii", "replace")
     finally:
         os.close(fd)
+
+
+_read = read_small
 
 
 def _flat_keys(path: str) -> dict[str, int]:
@@ -259,6 +263,7 @@ class CgroupTree:
         self._current: dict[str, ProgramCgroup] = {}
         self._pid_of: dict[str, int] = {}
         self._oom_baseline: dict[int, int] = {}
+        self._exit_notes: dict[str, tuple[int, str]] = {}  # by stem: (OOM kills, words)
         self._inotify: Optional[_Inotify] = None
         self._loop = None
         self.controllers: frozenset[str] = frozenset()
@@ -278,6 +283,13 @@ class CgroupTree:
             except FileExistsError:
                 if cg.populated():
                     continue
+                # A fresh cgroup for a fresh run: memory.peak and the event
+                # counters of the last run must not be this one's.
+                if cg.remove():
+                    try:
+                        os.mkdir(path)
+                    except FileExistsError:
+                        pass
             self._current[stem] = cg
             return cg
         raise OSError(errno.EBUSY, f"every cgroup of {stem} is occupied")
@@ -298,6 +310,20 @@ class CgroupTree:
         if cg is None or pid not in self._oom_baseline:
             return 0
         return cg.oom_kills() - self._oom_baseline.pop(pid)
+
+    def exit_note(self, pid: int, status: Optional[int] = None) -> str:
+        """The OOM words of ``pid``'s exit ("" if none), remembered for
+        :meth:`last_exit` (the stats of the program show them until its next exit)."""
+        cg = self._by_pid.get(pid)
+        n = self.oom_kills_since_spawn(pid)
+        words = oom_description(n, status)
+        if cg is not None:
+            self._exit_notes[cg.stem] = (max(n, 0), words)
+        return words
+
+    def last_exit(self, group: str, name: str) -> tuple[int, str]:
+        """(OOM kills, words) of the program's last exit; (0, "") before one."""
+        return self._exit_notes.get(cgroup_name(group, name), (0, ""))
 
     def is_current(self, cg: ProgramCgroup) -> bool:
         """Is ``cg`` where the program's latest process was started?"""
@@ -394,14 +420,35 @@ def available_controllers() -> Optional[frozenset[str]]:
         return None
 
 
-def oom_note(pid: int) -> str:
-    """"": no OOM kill in ``pid``'s cgroup since it started; else the words
-    the daemon logs at its exit."""
-    tree = _active
-    n = tree.oom_kills_since_spawn(pid) if tree is not None else 0
+OOM_KILLED = "killed by the OOM killer"
+
+
+def oom_description(n: int, status: Optional[int] = None) -> str:
+    """How an exit with ``n`` OOM kills in the program's cgroup is described
+    ("" for none).  Only a main process that died of SIGKILL was the OOM
+    killer's own victim; otherwise it took others in the cgroup."""
     if n <= 0:
         return ""
+    if status is not None and os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL:
+        return f"{OOM_KILLED} (memory_max; {n} OOM kill(s) in its cgroup)"
     return f"the OOM killer killed {n} process(es) in its cgroup (memory_max)"
+
+
+def oom_note(pid: int, status: Optional[int] = None) -> str:
+    """"": no OOM kill in ``pid``'s cgroup since it started; else the words
+    the daemon logs at its exit (``status``: its wait status, when known)."""
+    tree = _active
+    return tree.exit_note(pid, status) if tree is not None else ""
+
+
+def exit_event_extras(group: str, name: str) -> tuple[tuple[str, object], ...]:
+    """An ``oom_kills:N`` token for the PROCESS_STATE_EXITED body of an exit
+    with OOM kills, none otherwise: the body of an ordinary exit stays
+    byte for byte stock's, and a ``key:value`` token more is what
+    ``childutils.get_headers`` (split on spaces, then colons) already takes."""
+    tree = _active
+    n = tree.last_exit(group, name)[0] if tree is not None else 0
+    return (("oom_kills", n),) if n > 0 else ()
 
 
 def apply_limits(cg: ProgramCgroup, limits: object) -> None:
@@ -443,6 +490,13 @@ def _remove_stale(parent: str) -> None:
 
 def _choose_base(mount: str, own: str) -> tuple[Optional[str], bool, str]:
     """(base, created, why-not) of the subtree the daemon may manage."""
+    parent = os.path.dirname(own)
+    if os.path.basename(own) == _DAEMON_LEAF and (
+        parent.endswith(".service") or os.path.basename(parent) == f"supervisor-ng-{os.getpid()}"
+    ):
+        # Handed over by exec (same pid): already in the leaf this daemon made
+        # before it; nesting a new subtree in it would strand the programs'.
+        return os.path.normpath(mount + parent), not parent.endswith(".service"), ""
     home = os.path.normpath(mount + own)
     if os.environ.get("INVOCATION_ID") and own.endswith(".service"):
         if not _delegated(home):
@@ -476,7 +530,7 @@ def setup(log: Callable[[str], None]) -> Optional[CgroupTree]:
     else:
         base, created, why = _choose_base(mount, own)
         if base is not None:
-            tree = _take(base, created, os.path.normpath(mount + own))
+            tree = _take(base, created, os.path.dirname(base) if created else base)
             if isinstance(tree, str):
                 why, tree = tree, None
     if tree is None:

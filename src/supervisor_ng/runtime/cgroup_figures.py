@@ -13,7 +13,8 @@ import functools
 import os
 import time
 from collections.abc import Iterator
-from typing import Callable, Optional
+from dataclasses import dataclass
+from typing import Any, Callable, Optional
 
 import psutil
 
@@ -50,11 +51,46 @@ def _rss_of_members(pids: list[int]) -> int:
     total = 0
     for pid in pids:
         try:
-            with open(f"/proc/{pid}/statm", "rb") as f:
-                total += int(f.read().split()[1]) * _PAGE
+            total += int(cgroup.read_small(f"/proc/{pid}/statm").split()[1]) * _PAGE
         except (OSError, IndexError, ValueError):
             continue
     return total
+
+
+@dataclass(frozen=True)
+class CgroupFigures(TreeFigures):
+    """A reading with what only a cgroup knows (None: controller not on)."""
+
+    memory_peak: Optional[int] = None  # bytes, memory.peak (Linux 5.19+)
+    io: Optional[tuple[int, int]] = None  # (read, written) bytes, io.stat
+
+
+_XMLRPC_INT_MAX = 2**31 - 1
+
+
+def _kib(value: Optional[int]) -> int:
+    return -1 if value is None else min(value // 1024, _XMLRPC_INT_MAX)
+
+
+def cgroup_stats(group: str, name: str, figures: Optional[TreeFigures]) -> dict[str, Any]:
+    """The ng.* stats keys of the cgroup mode, present in both modes so the
+    struct keeps its shape: -1 for a figure not measured here (psutil mode,
+    or the controller is not on), the OOM kills of the last exit (-1: not
+    known without the memory controller) and its description ("" when the
+    OOM killer had no part in it)."""
+    tree = cgroup.active()
+    oom_kills, words = -1, ""
+    if tree is not None and "memory" in tree.controllers:
+        oom_kills, words = tree.last_exit(group, name)
+    extra = figures if isinstance(figures, CgroupFigures) else None
+    io = extra.io if extra is not None else None
+    return {
+        "memory_peak_kb": _kib(extra.memory_peak if extra is not None else None),
+        "io_read_kb": _kib(io[0] if io is not None else None),
+        "io_write_kb": _kib(io[1] if io is not None else None),
+        "oom_kills": oom_kills,
+        "exit_description": words,
+    }
 
 
 class CgroupTrees:
@@ -92,17 +128,22 @@ class CgroupTrees:
             if create_time is None:
                 return None
             self._started[root] = (cg, create_time)
-        tasks = cg.tasks()
-        memory = cg.memory()
+        # A file of a controller that is not on is not tried: on a hybrid
+        # host a failed open costs about what a read does, twice per program.
+        controllers = self._tree.controllers
+        tasks = cg.tasks() if "pids" in controllers else None
+        memory = cg.memory() if "memory" in controllers else None
         pids: Optional[list[int]] = None
         if tasks is None or memory is None:
             pids = cg.pids()
             if not pids:
                 return None
-        return TreeFigures(
+        return CgroupFigures(
             cpu_seconds=cg.cpu_seconds(),
             rss=memory if memory is not None else _rss_of_members(pids or []),
             processes=tasks if tasks is not None else len(pids or []),
             create_time=create_time,
             at=self._clock(),
+            memory_peak=cg.memory_peak() if memory is not None else None,
+            io=cg.io_bytes() if "io" in controllers else None,
         )

@@ -115,6 +115,67 @@ class Process:
             "waiting_calls": waiting_calls,
         }
 
+    # -- hand-over to a new daemon binary (issue 16, runtime/handover_state.py) --
+
+    def hand_over(self) -> tuple[dict, list[int]]:
+        """Stop every activity of this process in this daemon and give up its
+        fds, left open: (what :meth:`adopt` needs, the fds it names)."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        out_fd = self.stdout.release()
+        err_fd = self.stderr.release()
+        in_fd, backlog = self.stdin.release()
+        fds = [fd for fd in (out_fd, err_fd, in_fd) if fd is not None]
+        for fd in fds:
+            os.set_inheritable(fd, True)  # they must survive the exec
+        saved = {
+            "machine": self.machine.snapshot(),
+            "start_time": self.start_time,
+            "stop_time": self.stop_time,
+            "spawns": self.spawns,
+            "notify_status": self.notify_status,
+            "notify_stopping": self.notify_stopping,
+            "stdout_fd": out_fd,
+            "stderr_fd": err_fd,
+            "stdin_fd": in_fd,
+            "stdin_backlog": backlog.hex(),
+            "held": {"stdout": self.stdout.held(), "stderr": self.stderr.held()},
+            "liveness": self.liveness.hand_over(),
+        }
+        return saved, fds
+
+    def adopt(self, saved: dict) -> None:
+        """Take the process over as :meth:`hand_over` left it (in a new daemon,
+        or in this one when the hand-over is called off): same pid, state and
+        times, its pipes read again, its exit watched, its timer re-armed from
+        the saved monotonic deadline.  Raises on a state it cannot read."""
+        machine = ProcessMachine.restore(self.config, saved["machine"])
+        backlog = bytes.fromhex(saved["stdin_backlog"])
+        sv = self.supervisor
+        self.machine = machine
+        self.start_time = saved["start_time"]
+        self.stop_time = saved["stop_time"]
+        self.spawns = saved["spawns"]
+        self.notify_status = saved["notify_status"]
+        self.notify_stopping = saved["notify_stopping"]
+        for channel, key in ((self.stdout, "stdout_fd"), (self.stderr, "stderr_fd")):
+            channel.hold(saved.get("held", {}).get(channel.channel, {}))
+            fd = saved[key]
+            if fd is not None:
+                os.set_inheritable(fd, False)  # not into the programs spawned from now on
+                channel.attach(fd, sv.loop)
+        in_fd = saved["stdin_fd"]
+        if in_fd is not None:
+            os.set_inheritable(in_fd, False)
+        self.stdin.adopt(in_fd, backlog, sv.loop)
+        if machine.pid:
+            sv.reaper.watch(machine.pid, self._exited)
+            sv.by_pid[machine.pid] = self
+        if saved.get("liveness") is not None:
+            self.liveness.take_over(saved["liveness"])
+        self._arm_timer()
+
     # -- commands -----------------------------------------------------------
 
     def start(self) -> None:
@@ -349,7 +410,7 @@ class Process:
 
     def _exited(self, pid: int, status: int) -> None:
         self.supervisor.by_pid.pop(pid, None)
-        oom = cgroup.oom_note(pid)  # issue 17
+        oom = cgroup.oom_note(pid, status)  # issue 17
         if oom:
             self.supervisor.log.warn(f"{self.config.name}: {oom}")
         self.stop_time = self.supervisor.host.time()

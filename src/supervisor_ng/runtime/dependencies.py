@@ -197,6 +197,36 @@ class Dependencies:
         if proc not in self._waiting_to_start:  # not stopped and asked again meanwhile
             self.sv.faults.run(f"spawning {proc.name}", proc.spawn_now)
 
+    def hand_over(self) -> dict:
+        """Hand-over by exec (issue 16): who waits, as (group, process) names."""
+        return {
+            "waiting_to_start": [[p.group.name, p.name] for p in self._waiting_to_start],
+            "waiting_to_stop": [[p.group.name, p.name] for p in self._waiting_to_stop],
+        }
+
+    def take_over(self, saved: dict) -> None:
+        """The waiters a former daemon binary had, once every process is adopted;
+        a spawn whose dependencies came up during the exec goes ahead now."""
+        def lookup(group: str, name: str) -> Optional[Process]:
+            found = self.sv.groups.get(group)
+            return found.processes.get(name) if found is not None else None
+
+        for group, name in saved["waiting_to_stop"]:
+            proc = lookup(group, name)
+            if proc is not None:
+                self._waiting_to_stop[proc] = None
+        for group, name in saved["waiting_to_start"]:
+            proc = lookup(group, name)
+            if proc is None or proc.state != ProcessState.STARTING or proc.pid:
+                continue
+            verdict = self._verdict(proc, self.requires(proc))
+            if verdict is None:
+                self._waiting_to_start[proc] = None
+            elif verdict:
+                self.sv.faults.run(f"giving up the start of {proc.name}", proc.dependency_failed, verdict)
+            else:
+                self.sv.faults.run(f"spawning {proc.name}", proc.spawn_now)
+
     def live_state(self) -> dict:
         return {
             "waiting_to_start": [_spec(p) for p in self._waiting_to_start],

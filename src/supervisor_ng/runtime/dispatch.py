@@ -28,8 +28,10 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Callable, Optional
 
 from ..core.process import StateChanged
+from ..core.states import ProcessState
 from ..events.bus import EventBus
 from ..events.types import process_state_event, state_event_class
+from . import cgroup
 from .faults import Faults
 
 if TYPE_CHECKING:
@@ -95,7 +97,11 @@ class StateDispatch:
 
     def _emit(self, proc: Process, change: StateChanged) -> None:
         if self._bus.wants(state_event_class(change.new)):
-            self._bus.notify(process_state_event(proc.name, proc.config.group, change))
+            event = process_state_event(proc.name, proc.config.group, change)
+            if change.new == ProcessState.EXITED:
+                # oom_kills:N only after an OOM kill (issue 17): stock's body otherwise.
+                event.extras += cgroup.exit_event_extras(proc.config.group, proc.name)
+            self._bus.notify(event)
 
     def _wake_waiters(self, proc: Process) -> None:
         waiters = self._waiters.get(proc)

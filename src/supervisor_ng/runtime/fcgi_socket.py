@@ -44,6 +44,23 @@ class FcgiSocket:
                 raise SpawnError(f"couldn't bind socket {self.config.url}: {exc}") from None
         return self._sock.fileno()
 
+    def hand_over(self) -> Optional[dict]:
+        """Hand-over by exec (issue 16): the bound socket's fd, given up and
+        left open, for :meth:`take_over` in the new daemon."""
+        if self._sock is None:
+            return None
+        fd = self._sock.detach()
+        os.set_inheritable(fd, True)
+        self._sock = None
+        file, self._file = self._file, None
+        return {"fd": fd, "file": list(file) if file is not None else None}
+
+    def take_over(self, saved: dict) -> None:
+        fd = saved["fd"]
+        os.set_inheritable(fd, False)
+        self._sock = socket.socket(fileno=fd)
+        self._file = tuple(saved["file"]) if saved["file"] is not None else None  # type: ignore[assignment]
+
     def _bind(self) -> socket.socket:
         cfg = self.config
         backlog = cfg.backlog or socket.SOMAXCONN

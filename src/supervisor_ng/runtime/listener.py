@@ -22,7 +22,7 @@ from ..config.programs import DEFAULT_RESULT_HANDLER
 from ..core.process import StateChanged
 from ..core.states import ProcessState
 from ..events.bus import EventBus
-from ..events.pool import EventBuffer, Queued, envelope
+from ..events.pool import EventBuffer, Queued, envelope, restored_item, saved_item
 from ..events.protocol import (
     Answered,
     BecameReady,
@@ -204,6 +204,28 @@ class ListenerPool:
             return Verdict.ACCEPTED
 
         return judge
+
+    def hand_over(self) -> dict:
+        """Hand-over by exec (issue 16): buffer, and each listener's protocol
+        state and in-flight event, by process name."""
+        return {
+            "buffer": self.buffer.hand_over(),
+            "listeners": {
+                listener.proc.name: {
+                    "protocol": listener.protocol.snapshot(),
+                    "current": saved_item(listener.current) if listener.current is not None else None,
+                }
+                for listener in self.listeners
+            },
+        }
+
+    def take_over(self, saved: dict) -> None:
+        self.buffer.take_over(saved["buffer"])
+        for listener in self.listeners:
+            mine = saved["listeners"].get(listener.proc.name)
+            if mine is not None:
+                listener.protocol.restore(mine["protocol"])
+                listener.current = restored_item(mine["current"]) if mine["current"] is not None else None
 
     def close(self) -> None:
         self.bus.unsubscribe(self)

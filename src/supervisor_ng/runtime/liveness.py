@@ -121,6 +121,37 @@ class Liveness:
         """The process leaves the daemon."""
         self._end_epoch()
 
+    # -- hand-over by exec (issue 16) ---------------------------------------------------
+
+    _CARRIED = ("_ready_interval", "_ready_detail", "_watchdog_override", "_last_ping",
+                "_failures_in_row", "_health_detail")
+
+    def hand_over(self) -> dict:
+        """Everything it knows, its timers' monotonic deadlines; it stops here
+        (a probe in flight is dropped: the new daemon runs that check at once)."""
+        saved = {name: getattr(self, name) for name in self._CARRIED}
+        saved["timers"] = {name: timer.when() for name, timer in self._timers.items()}
+        saved["counters"] = self.counters()
+        self._end_epoch()
+        return saved
+
+    def take_over(self, saved: dict) -> None:
+        for name in self._CARRIED:
+            setattr(self, name, saved[name])
+        for name, value in saved["counters"].items():
+            setattr(self, name, value)
+        timers = dict(saved["timers"])
+        now = self._now()
+        state = self.proc.state
+        if state == ProcessState.STARTING and self.proc.pid and self._ready_probe() is not None:
+            timers.setdefault("ready", now)
+        elif state == ProcessState.RUNNING and self.proc.config.healthcheck is not None:
+            timers.setdefault(HEALTHCHECK, now)
+        due = {"ready": self._ready_due, WATCHDOG: self._watchdog_due, HEALTHCHECK: self._health_due}
+        for name, when in timers.items():
+            if name in due:
+                self._arm(name, when, due[name])
+
     # -- what the API and the page read ------------------------------------------------
 
     def watchdog_period(self) -> float:

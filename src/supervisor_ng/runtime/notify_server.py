@@ -113,11 +113,29 @@ class NotifyServer:
     it outlives generations (the daemon owns it and hands ``address`` to
     each Supervisor)."""
 
-    def __init__(self, owner_of: OwnerOf, log: _Log, faults: Optional[Faults] = None) -> None:
-        """``owner_of(pid)``: the Process whose main pid ``pid`` is, or None."""
+    def __init__(
+        self,
+        owner_of: OwnerOf,
+        log: _Log,
+        faults: Optional[Faults] = None,
+        adopt: Optional[tuple[int, str]] = None,
+    ) -> None:
+        """``owner_of(pid)``: the Process whose main pid ``pid`` is, or None.
+        ``adopt``: (fd, address) of the socket a previous daemon image handed
+        over; the programs' NOTIFY_SOCKET names it already."""
         self._owner_of = owner_of
         self.log = log
         self.faults = faults or Faults()
+        self.received = 0
+        self.delivered = 0
+        self.dropped = 0
+        self._loop: Optional[asyncio.AbstractEventLoop] = None
+        if adopt is not None:
+            fd, self.address = adopt
+            self._sock: Optional[socket.socket] = socket.socket(fileno=fd)
+            self._sock.set_inheritable(False)
+            self._sock.setblocking(False)
+            return
         # Random, so that daemons side by side (and tests) never collide in
         # the one abstract namespace of the network namespace.
         name = f"supervisor-ng/{os.getpid()}/notify/{secrets.token_hex(8)}"
@@ -128,19 +146,18 @@ class NotifyServer:
         except OSError:
             sock.close()
             raise
-        self._sock: Optional[socket.socket] = sock
+        self._sock = sock
         self.address = "@" + name
-        self._loop: Optional[asyncio.AbstractEventLoop] = None
-        # Figures for the live state.
-        self.received = 0
-        self.delivered = 0
-        self.dropped = 0
 
     def start(self, loop: asyncio.AbstractEventLoop) -> None:
         if self._sock is None or self._loop is not None:
             return
         self._loop = loop
         loop.add_reader(self._sock.fileno(), self._readable)
+
+    def fileno(self) -> Optional[int]:
+        """The socket's fd, for a hand-over."""
+        return self._sock.fileno() if self._sock is not None else None
 
     def close(self) -> None:
         if self._sock is None:

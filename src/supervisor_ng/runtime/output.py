@@ -90,6 +90,35 @@ class OutputChannel:
         self._fd = None
         self._end_capture()
 
+    def release(self) -> Optional[int]:
+        """Hand-over: stop reading and give up the pipe without reading or
+        closing it; what it holds is read by whoever :meth:`attach` es it next
+        (the new daemon, or this one again if the hand-over is called off)."""
+        fd = self._fd
+        if fd is not None:
+            self._unwatch()
+            self._fd = None
+        return fd
+
+    def held(self) -> dict:
+        """Hand-over: the bytes held in Python (unfinished lines for the
+        journal and syslog, what waits for a log FIFO's reader), taken from
+        here, as :meth:`hold` takes them back."""
+        dest = self.destinations
+        return {
+            name: writer.hand_over().hex()
+            for name, writer in (("journal", dest.journal), ("syslog", dest.syslog), ("logfile", dest.logfile))
+            if writer is not None
+        }
+
+    def hold(self, held: dict) -> None:
+        dest = self.destinations
+        for name, writer in (("journal", dest.journal), ("syslog", dest.syslog)):
+            if writer is not None and held.get(name):
+                writer.take_over(bytes.fromhex(held[name]))
+        if dest.logfile is not None and held.get("logfile"):
+            dest.logfile.write(bytes.fromhex(held["logfile"]))  # queued again behind nothing
+
     @property
     def attached(self) -> bool:
         """A pipe is being read (until its end, or :meth:`detach`)."""

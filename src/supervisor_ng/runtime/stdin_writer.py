@@ -43,6 +43,22 @@ class StdinWriter:
         self._fd = fd
         self._loop = loop
 
+    def release(self) -> tuple[Optional[int], bytes]:
+        """Hand-over: the fd (left open) and the backlog not yet written, which
+        whoever takes them over passes to :meth:`adopt`."""
+        self._unwatch()
+        fd, self._fd = self._fd, None
+        pending = bytes(self._pending)
+        self._pending.clear()
+        return fd, pending
+
+    def adopt(self, fd: Optional[int], pending: bytes, loop: asyncio.AbstractEventLoop) -> None:
+        """Take over a stdin and its backlog from :meth:`release`."""
+        self.attach(fd, loop)
+        if fd is not None and pending:
+            self._pending += pending
+            self._watch()
+
     def detach(self) -> None:
         """The child exited (or leaves the daemon): drop what waits, close the fd."""
         self._unwatch()

@@ -63,6 +63,14 @@ class ProcessGroup:
         """fcgi-program: the listening socket every child gets as fd 0."""
         return self._socket.fileno() if self._socket is not None else None
 
+    def hand_over_socket(self) -> Optional[dict]:
+        """fcgi-program: the listening socket, for a hand-over by exec."""
+        return self._socket.hand_over() if self._socket is not None else None
+
+    def take_over_socket(self, saved: Optional[dict]) -> None:
+        if saved is not None and self._socket is not None:
+            self._socket.take_over(saved)
+
     def by_priority(self) -> list[Process]:
         return sorted(self.processes.values(), key=lambda p: (p.config.priority, p.name))
 
@@ -126,12 +134,15 @@ class Supervisor:
         faults: Optional[Faults] = None,
         host: Optional[Host] = None,
         notify_address: Optional[str] = None,
+        adopt: Optional[dict] = None,
     ) -> None:
         """``reaper``, ``serial`` (the event serial) and ``faults`` outlive a
         generation: the daemon passes the same ones to each.  ``host`` is the
         clock, timers and spawner (tests inject one); by default the loop's.
         ``notify_address`` is the NOTIFY_SOCKET of ``ready = notify`` programs
-        (the daemon's runtime/notify_server.py)."""
+        (the daemon's runtime/notify_server.py).  ``adopt``: the state a former
+        daemon binary handed over (runtime/handover_state.py); run() adopts
+        its processes instead of starting them."""
         self.config = config
         self.log = log
         self.overrides = overrides or {}
@@ -154,6 +165,7 @@ class Supervisor:
         self.ticks: Optional[TickTimer] = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._memo: Optional[dict] = None
+        self._adopt = adopt
 
     # -- queries ----------------------------------------------------------------
 
@@ -228,13 +240,21 @@ class Supervisor:
         self.reaper.install(self.loop)
         try:
             self.ticks = TickTimer(self.events, self.loop)
-            # Stock order: every group is added (PROCESS_GROUP_ADDED), then
-            # SUPERVISOR_STATE_CHANGE_RUNNING, then the first spawns.
-            for gconfig in self.config.groups:
-                self.add_group(gconfig, start=False)
-            self.events.notify(ev.SupervisorRunning())
-            for group in list(self.groups.values()):
-                group.autostart()
+            if self._adopt is not None:
+                # The reaper's first sweep (call_soon) comes after this, and
+                # collects the children that exited during the exec.
+                from .handover_state import adopt_generation
+
+                adopt, self._adopt = self._adopt, None
+                adopt_generation(self, adopt)
+            else:
+                # Stock order: every group is added (PROCESS_GROUP_ADDED), then
+                # SUPERVISOR_STATE_CHANGE_RUNNING, then the first spawns.
+                for gconfig in self.config.groups:
+                    self.add_group(gconfig, start=False)
+                self.events.notify(ev.SupervisorRunning())
+                for group in list(self.groups.values()):
+                    group.autostart()
             reason = await self._done
             self.events.notify(ev.SupervisorStopping())
             await self.stop_groups(list(self.groups.values()))

@@ -96,6 +96,20 @@ class Readiness:
         else:
             self._begin_stop()
 
+    def handing_over(self) -> None:
+        """The daemon is about to exec itself: the new image says READY=1."""
+        self._begin_reload()
+        if self.notifier.watchdog_interval is not None:
+            # A fresh ping: the new image's first one comes only once it runs.
+            self.notifier.send("WATCHDOG=1")
+
+    def handover_failed(self) -> None:
+        """The exec failed and this daemon runs on as it was."""
+        self._reloading = False
+        if self.enabled and self._listening:
+            self._ready = True
+            self.notifier.ready(self._status_text())
+
     # -- state changes ---------------------------------------------------------------
 
     def _changed(self, proc: Process, change: StateChanged) -> None:

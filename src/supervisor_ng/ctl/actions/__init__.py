@@ -22,6 +22,7 @@ COMMANDS: dict[str, Action] = {
     "open": server.open_url,
     "pid": processes.pid,
     "quit": server.quit_shell,
+    "reexec": server.reexec,  # ours (ng.reexec); not in stock's help listing
     "reload": server.reload,
     "remove": setup.remove,
     "reread": setup.reread,

@@ -7,7 +7,7 @@ from typing import Any
 
 from ...rpc.faults import Faults
 from .. import codes
-from ..helptext import TOPICS
+from ..helptext import NG_TOPICS, TOPICS
 from ..wire import Fault
 
 
@@ -62,6 +62,25 @@ def reload(ctl: Any, arg: str) -> None:
         ctl.output("ERROR: already shutting down")
     else:
         ctl.output("Restarted supervisord")
+
+
+def reexec(ctl: Any, arg: str) -> None:
+    """Ours: ng.reexec(), the daemon's hand-over to its binary on disk."""
+    if arg:
+        ctl.output("Error: reexec accepts no arguments")
+        ctl.exitstatus = codes.GENERIC
+        ctl.output(NG_TOPICS["reexec"])
+        return
+    try:
+        ctl.supervisor("ng").reexec()
+    except Fault as exc:
+        ctl.exitstatus = codes.GENERIC
+        if exc.faultCode == Faults.UNKNOWN_METHOD:
+            ctl.output("ERROR: reexec needs a supervisor-ng daemon (ng.reexec)")
+        else:
+            ctl.output(f"ERROR: reexec: {exc.faultString}")
+    else:
+        ctl.output("reexec: handed over")
 
 
 def version(ctl: Any, arg: str) -> None:

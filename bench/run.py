@@ -3,6 +3,7 @@
     .venv/bin/python bench/run.py                 # everything, 3 runs per daemon
     .venv/bin/python bench/run.py --quick         # small sizes, 1 run (CI)
     .venv/bin/python bench/run.py --only shutdown50 --daemon stock
+    .venv/bin/python bench/run.py scale [--sizes 1000,2500,5000]   # bench/scale.py
 
 See bench/README.md.
 """
@@ -45,6 +46,9 @@ RUNS = 3
 
 
 def main(argv: Optional[list[str]] = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["scale"]:  # its own runner: sizes too big for the table's runs
+        return _scale(argv[1:])
     args = _parser().parse_args(argv)
     sizes = QUICK if args.quick else FULL
     runs = args.runs or (1 if args.quick else RUNS)
@@ -156,6 +160,22 @@ def _clients(args: argparse.Namespace, names: list[str]) -> dict[str, Path]:
     stock = args.stock or ensure_stock(BENCH / ".venv-stock")
     ours = args.ours or _our_supervisord()
     return {"stock": stock.parent / "supervisorctl", "ours": ours.parent / "supervisorctl"}
+
+
+def _scale(argv: list[str]) -> int:
+    import scale
+
+    signal.signal(signal.SIGTERM, _exit_on_signal)
+    signal.signal(signal.SIGHUP, _exit_on_signal)
+
+    stock = REPO / ".venv-stock" / "bin" / "supervisord"
+    if not stock.exists():
+        stock = ensure_stock(BENCH / ".venv-stock")
+    daemons = [
+        Supervisord("stock", f"stock {STOCK_VERSION}", stock),
+        Supervisord("ours", "ours", _our_supervisord()),
+    ]
+    return scale.main(argv, daemons, stock.parent / "supervisorctl")
 
 
 def _our_supervisord() -> Path:

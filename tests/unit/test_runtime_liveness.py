@@ -569,12 +569,12 @@ def test_status_stats_shows_status_text_and_health_only_when_present() -> None:
         ("db", "db"): _row("db", 10, status_text="", health=""),
         ("web", "web"): _row("web", 11, status_text="serving 12 req/s", health="check failing 1/3: HTTP 503"),
     }
-    out = lines(infos, rows)
+    out = list(lines(infos, rows))
     assert len(out) == 5
     assert out[1].startswith("db ") and out[2].startswith("web ")
     assert out[3:] == ["    status: serving 12 req/s", "    health: check failing 1/3: HTTP 503"]
     # An older daemon without these keys: the table as before.
-    assert len(lines(infos, {k: _row(k[0], p) for k, p in ((("db", "db"), 10), (("web", "web"), 11))})) == 3
+    assert len(list(lines(infos, {k: _row(k[0], p) for k, p in ((("db", "db"), 10), (("web", "web"), 11))}))) == 3
 
 
 def test_metrics_health_families() -> None:

@@ -33,6 +33,11 @@ WEB_DIR = Path(__file__).resolve().parent.parent / "web"
 KEEPALIVE = 20.0  # seconds between SSE comments; also how soon a vanished client is noticed
 COALESCE = 0.05  # a burst of state changes (stop all) becomes one update
 TAIL_LIMIT = 1024  # bytes tail.html shows by default, as stock
+# Up to this many programs the page arrives with every row already in it, as
+# stock's does, for browsers without JavaScript; above it the browser would
+# lay out thousands of rows the script then throws away, so the page comes
+# with a link to that full table (index.html?rows=all) instead.
+STATIC_ROWS_MAX = 500
 _PLACEHOLDER = re.compile(r"\{\{(\w+)\}\}")
 
 _TYPES = {
@@ -105,7 +110,9 @@ class WebUI:
         if path in ("/", "/index.html") and method in ("GET", "POST", "HEAD"):
             if request.query.get("action"):
                 return await self._legacy_action(request)
-            return await self._index(request.query.get("message", ""))
+            return await self._index(
+                request.query.get("message", ""), request.query.get("rows") == "all"
+            )
         if path == "/tail.html" and method in ("GET", "POST", "HEAD"):
             return await self._tail_page(request)
         if path.startswith("/static/") and method in ("GET", "HEAD"):
@@ -139,12 +146,21 @@ class WebUI:
             response.charset = "utf-8"
         return _no_store(response)
 
-    async def _index(self, message: str) -> web.StreamResponse:
+    async def _index(self, message: str, all_rows: bool = False) -> web.StreamResponse:
         """The page with the table already filled in, as stock's page is:
         without JavaScript (curl, a text browser) it still shows every
-        program with stock-style action links; the script then takes over."""
+        program with stock-style action links; the script then takes over.
+        Past :data:`STATIC_ROWS_MAX` programs only when asked (``rows=all``)."""
         snap = await self.snapshot()
-        rows = "".join(_static_row(proc) for proc in snap["processes"])
+        procs = snap["processes"]
+        if len(procs) > STATIC_ROWS_MAX and not all_rows:
+            rows = (
+                f'<tr class="empty"><td colspan="8">{len(procs)} programs: '
+                '<a href="index.html?rows=all">the whole table</a> '
+                "(for a browser without JavaScript; large)</td></tr>"
+            )
+        else:
+            rows = "".join(_static_row(proc) for proc in procs)
         if not rows:
             rows = '<tr class="empty"><td colspan="8">No programs.</td></tr>'
         template = (WEB_DIR / "index.html").read_text(encoding="utf-8")

@@ -35,12 +35,13 @@ import asyncio
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Callable, Optional, Protocol
-
-import psutil
+from typing import TYPE_CHECKING, Callable, Optional, Protocol
 
 from . import cgroup
 from .tree import Owner, ProcessTable
+
+if TYPE_CHECKING:
+    import psutil
 
 MIN_INTERVAL = 1.0  # seconds; below this a CPU % delta is mostly rounding
 MAX_AGE = 1.0  # seconds a reading answers requests
@@ -92,6 +93,8 @@ class ProcTrees:
             yield root, self._figures(main, members.values())
 
     def _figures(self, main: psutil.Process, members: Iterable[psutil.Process]) -> Optional[TreeFigures]:
+        import psutil  # at the first reading: a daemon nobody measures never loads it for this
+
         try:
             create_time = main.create_time()
         except psutil.Error:

@@ -93,16 +93,247 @@
     return box;
   }
 
-  function groupsOf(procs) {
-    const groups = new Map();
-    for (const p of procs) {
-      if (!groups.has(p.group)) groups.set(p.group, []);
-      groups.get(p.group).push(p);
-    }
-    return groups;
+  // -- the model: every program, the filtered list, the rows on screen -------
+  //
+  // A daemon may hold thousands of programs: the page keeps them all as data
+  // and builds table rows only for the slice on screen (plus a margin), with
+  // a spacer row above and below standing in for the rest.  Every row has
+  // the same height (app.css), so a row's place is index * height.
+
+  const OVERSCAN = 10; // rows built beyond each edge of the screen
+  const STATES = ["RUNNING", "STARTING", "BACKOFF", "STOPPING", "STOPPED", "EXITED", "FATAL", "UNKNOWN"];
+  let items = []; // the filtered list: { key, kind: "group"|"proc", ... }
+  let stateFilter = new Set(); // statenames to show; empty = all
+  let rowHeight = 0; // px, measured from the first row built
+  const rowCache = new Map(); // item key -> <tr> on screen, still current
+  const dirty = new Set(); // item keys whose row must be built again
+  let painted = null; // [first, last) rows on screen at the last paint
+  let firstRowsMarked = false;
+
+  function sameShown(a, b) {
+    // A RUNNING program's description is its uptime, ticked by the page
+    // itself: a new uptime is not a change to redraw for.
+    return (
+      a.statename === b.statename &&
+      a.pid === b.pid &&
+      a.start === b.start &&
+      a.stop === b.stop &&
+      a.exitstatus === b.exitstatus &&
+      a.spawnerr === b.spawnerr &&
+      (a.statename === "RUNNING" || a.description === b.description)
+    );
   }
 
-  function render() {
+  // A new status event: only the programs whose data changed are marked for
+  // redrawing (and their group's header, whose count may have moved).
+  function takeSnapshot(next) {
+    const before = new Map();
+    for (const p of (snapshot && snapshot.processes) || []) before.set(fullSpec(p), p);
+    snapshot = next;
+    for (const p of next.processes || []) {
+      const key = fullSpec(p);
+      const old = before.get(key);
+      if (!old || !sameShown(old, p)) {
+        dirty.add(key);
+        dirty.add("group:" + p.group);
+      }
+    }
+  }
+
+  function matches(p, filter) {
+    if (stateFilter.size && !stateFilter.has(p.statename)) return false;
+    return !filter || fullSpec(p).toLowerCase().indexOf(filter) >= 0;
+  }
+
+  // One pass over every program: the filtered list and the counts per state.
+  function buildItems() {
+    const procs = snapshot.processes || [];
+    const filter = filterText.trim().toLowerCase();
+    const byGroup = new Map();
+    const counts = {};
+    for (const p of procs) {
+      counts[p.statename] = (counts[p.statename] || 0) + 1;
+      let g = byGroup.get(p.group);
+      if (!g) byGroup.set(p.group, (g = { members: [], visible: [], up: 0 }));
+      g.members.push(p);
+      if (p.statename === "RUNNING") g.up++;
+      if (matches(p, filter)) g.visible.push(p);
+    }
+    items = [];
+    painted = null; // the same indices may now hold other items
+    for (const [group, g] of byGroup) {
+      if (!g.visible.length) continue;
+      const isSingle = g.members.length === 1 && g.members[0].name === group;
+      if (!isSingle) {
+        const header = { key: "group:" + group, kind: "group", group: group, size: g.members.length, up: g.up };
+        items.push(header);
+      }
+      for (const p of g.visible) items.push({ key: fullSpec(p), kind: "proc", p: p, member: !isSingle });
+    }
+    return counts;
+  }
+
+  function groupRow(item) {
+    const tr = el("tr", { class: "group", "data-group": item.group, "data-key": item.key });
+    tr.appendChild(el("td", {}, item.up + "/" + item.size));
+    tr.appendChild(el("td", { class: "name" }, item.group + ":*"));
+    tr.appendChild(el("td", { class: "desc" }, "group"));
+    tr.appendChild(el("td", { class: "num" }));
+    tr.appendChild(el("td", { class: "num" }));
+    tr.appendChild(el("td", { class: "num" }));
+    tr.appendChild(el("td", { class: "history" }));
+    const td = el("td");
+    td.appendChild(actionButtons(item.group + ":*", "", true));
+    tr.appendChild(td);
+    return tr;
+  }
+
+  function procRow(item) {
+    const p = item.p;
+    const s = stats[fullSpec(p)] || {};
+    const tr = el("tr", {
+      class: item.member ? "proc member" : "proc",
+      "data-name": spec(p),
+      "data-key": item.key,
+      "data-state": p.statename,
+    });
+    const badge = el("span", { class: "badge state " + p.statename }, p.statename);
+    if (p.statename === "EXITED" && p.description && p.description.indexOf("not expected") >= 0) {
+      badge.classList.add("unexpected");
+    }
+    const tdState = el("td");
+    tdState.appendChild(badge);
+    tr.appendChild(tdState);
+    const tdName = el("td", { class: "name" }, spec(p));
+    // What the program says of itself (sd_notify STATUS=) and what its
+    // watchdog / health check says: only for programs that have them.
+    for (const [key, cls] of [["status_text", "note status-text"], ["health", "note health"]]) {
+      if (s[key] && p.pid && s.pid === p.pid) {
+        const bad = key === "health" && s.healthy === false;
+        tdName.appendChild(el("div", { class: cls + (bad ? " unhealthy" : ""), title: s[key] }, s[key]));
+      }
+    }
+    if (s.depends_on && s.depends_on.length) {
+      const after = "after " + s.depends_on.join(", ");
+      tdName.appendChild(el("div", { class: "note depends", title: after }, after));
+    }
+    tr.appendChild(tdName);
+    const text = describe(p);
+    tr.appendChild(el("td", { class: "desc", title: text, "data-uptime": p.statename === "RUNNING" ? "1" : "" }, text));
+    const running1 = p.pid && s.pid === p.pid;
+    const now = serverNow();
+    const tdCpu = el("td", { class: "num cpu", "data-label": "CPU" }, running1 ? s.cpu_percent.toFixed(1) + "%" : "");
+    const tdMem = el("td", { class: "num mem", "data-label": "Mem" }, running1 ? bytes(s.rss_kb) : "");
+    const cpuLine = ProgramHistory.sparkline(fullSpec(p), "cpu", now, "CPU", (v) => v.toFixed(1) + "%");
+    const memLine = ProgramHistory.sparkline(fullSpec(p), "rss", now, "Memory", (v) => bytes(Math.round(v)));
+    if (cpuLine) tdCpu.appendChild(cpuLine);
+    if (memLine) tdMem.appendChild(memLine);
+    tr.appendChild(tdCpu);
+    tr.appendChild(tdMem);
+    const tdRestarts = el("td", { class: "num restarts", "data-label": "Respawns" }, s.restarts === undefined ? "" : String(s.restarts));
+    if (s.restarts !== undefined) tdRestarts.title = s.restarts + " " + RESPAWNS;
+    tr.appendChild(tdRestarts);
+    const tdHistory = el("td", { class: "history", "data-label": "Last hour" });
+    tdHistory.appendChild(ProgramHistory.timeline(fullSpec(p), now));
+    tr.appendChild(tdHistory);
+    const td = el("td");
+    td.appendChild(actionButtons(spec(p), p.statename, false));
+    tr.appendChild(td);
+    return tr;
+  }
+
+  function spacer(height, cls) {
+    const tr = el("tr", { class: "spacer " + cls, "aria-hidden": "true" });
+    const td = el("td", { colspan: "8" });
+    td.style.height = height + "px";
+    tr.appendChild(td);
+    return tr;
+  }
+
+  // Which rows the window shows, from the page's scroll position: the
+  // table scrolls with the page, so no inner scroll box is needed.
+  function visibleRange() {
+    const h = rowHeight || 48;
+    const top = rowsEl.getBoundingClientRect().top; // viewport px of row 0
+    const first = Math.max(0, Math.floor(-top / h) - OVERSCAN);
+    const last = Math.min(items.length, Math.ceil((window.innerHeight - top) / h) + OVERSCAN);
+    return [Math.min(first, items.length), Math.max(last, Math.min(first, items.length))];
+  }
+
+  // Build the rows now on screen, reusing each row that is still current.
+  function paint(force) {
+    if (!snapshot) return;
+    if (!items.length) {
+      const tr = el("tr", { class: "empty" });
+      const procs = snapshot.processes || [];
+      tr.appendChild(el("td", { colspan: "8" }, procs.length ? "No program matches the filter." : "No programs configured."));
+      rowsEl.replaceChildren(tr);
+      rowCache.clear();
+      dirty.clear();
+      painted = null;
+      return;
+    }
+    const [first, last] = visibleRange();
+    const unchanged = painted && painted[0] === first && painted[1] === last && !dirty.size;
+    if (unchanged && !force) return;
+    const h = rowHeight || 48;
+    const frag = document.createDocumentFragment();
+    frag.appendChild(spacer(first * h, "above"));
+    const keep = new Map();
+    for (let i = first; i < last; i++) {
+      const item = items[i];
+      let tr = rowCache.get(item.key);
+      if (!tr || dirty.has(item.key) || force) tr = item.kind === "group" ? groupRow(item) : procRow(item);
+      keep.set(item.key, tr);
+      frag.appendChild(tr);
+    }
+    frag.appendChild(spacer((items.length - last) * h, "below"));
+    rowsEl.replaceChildren(frag);
+    rowCache.clear();
+    for (const [key, tr] of keep) rowCache.set(key, tr);
+    dirty.clear();
+    painted = [first, last];
+    if (!rowHeight && last > first) {
+      // The first real row tells the height every row has (app.css fixes it).
+      rowHeight = rowsEl.children[1].getBoundingClientRect().height || 48;
+      painted = null;
+      paint(true);
+      return;
+    }
+    if (!firstRowsMarked) {
+      // For measuring: the rows are built, and (a frame later) painted.
+      firstRowsMarked = true;
+      performance.mark("rows-rendered");
+      requestAnimationFrame(() => setTimeout(() => performance.mark("rows-painted"), 0));
+    }
+  }
+
+  function renderCounts(counts) {
+    const procs = snapshot.processes || [];
+    const box = $("#states");
+    const chips = [];
+    const present = STATES.filter((name) => counts[name]).concat(Object.keys(counts).filter((name) => STATES.indexOf(name) < 0));
+    for (const name of present) {
+      const chip = el("button", {
+        type: "button",
+        class: "chip badge " + name,
+        "data-state-filter": name,
+        "data-count": String(counts[name]),
+        "aria-pressed": stateFilter.has(name) ? "true" : "false",
+      }, name + " " + counts[name]);
+      chips.push(chip);
+    }
+    for (const name of stateFilter) {
+      if (!counts[name]) stateFilter.delete(name); // nothing left in that state
+    }
+    box.replaceChildren(...chips);
+    const shown = items.filter((item) => item.kind === "proc").length;
+    $("#counts").textContent =
+      (counts.RUNNING || 0) + " running · " + procs.length + " total" + (shown !== procs.length ? " · " + shown + " shown" : "");
+  }
+
+  // Everything but the rows: header, counts, the filtered list; then the rows.
+  function render(force) {
     if (!snapshot) return;
     $("#ident").textContent = snapshot.identification || "supervisor";
     document.title = (snapshot.identification || "supervisor") + " · status";
@@ -110,97 +341,41 @@
     ds.textContent = snapshot.state;
     ds.className = "badge " + snapshot.state;
     $("#version").textContent = "supervisor-ng " + (snapshot.version || "") + " · daemon pid " + (snapshot.pid || "");
-    const procs = snapshot.processes || [];
-    const filter = filterText.toLowerCase();
-    const frag = document.createDocumentFragment();
-    let shown = 0;
-    let running = 0;
-    for (const [group, members] of groupsOf(procs)) {
-      const visible = members.filter((p) => !filter || spec(p).toLowerCase().indexOf(filter) >= 0);
-      if (!visible.length) continue;
-      const isSingle = members.length === 1 && members[0].name === group;
-      if (!isSingle) {
-        const tr = el("tr", { class: "group", "data-group": group });
-        const up = members.filter((p) => p.statename === "RUNNING").length;
-        tr.appendChild(el("td", {}, up + "/" + members.length));
-        tr.appendChild(el("td", { class: "name" }, group + ":*"));
-        tr.appendChild(el("td", { class: "desc" }, "group"));
-        tr.appendChild(el("td", { class: "num" }));
-        tr.appendChild(el("td", { class: "num" }));
-        tr.appendChild(el("td", { class: "num" }));
-        tr.appendChild(el("td", { class: "history" }));
-        const td = el("td");
-        td.appendChild(actionButtons(group + ":*", "", true));
-        tr.appendChild(td);
-        frag.appendChild(tr);
-      }
-      for (const p of visible) {
-        shown++;
-        if (p.statename === "RUNNING") running++;
-        const s = stats[fullSpec(p)] || {};
-        const tr = el("tr", {
-          class: isSingle ? "proc" : "proc member",
-          "data-name": spec(p),
-          "data-state": p.statename,
-        });
-        const badge = el("span", { class: "badge state " + p.statename }, p.statename);
-        if (p.statename === "EXITED" && p.description && p.description.indexOf("not expected") >= 0) {
-          badge.classList.add("unexpected");
-        }
-        const tdState = el("td");
-        tdState.appendChild(badge);
-        tr.appendChild(tdState);
-        const tdName = el("td", { class: "name" }, spec(p));
-        // What the program says of itself (sd_notify STATUS=) and what its
-        // watchdog / health check says: only for programs that have them.
-        for (const [key, cls] of [["status_text", "note status-text"], ["health", "note health"]]) {
-          if (s[key] && p.pid && s.pid === p.pid) {
-            const bad = key === "health" && s.healthy === false;
-            tdName.appendChild(el("div", { class: cls + (bad ? " unhealthy" : "") }, s[key]));
-          }
-        }
-        if (s.depends_on && s.depends_on.length) {
-          tdName.appendChild(el("div", { class: "note depends" }, "after " + s.depends_on.join(", ")));
-        }
-        tr.appendChild(tdName);
-        tr.appendChild(el("td", { class: "desc", "data-uptime": p.statename === "RUNNING" ? "1" : "" }, describe(p)));
-        const running1 = p.pid && s.pid === p.pid;
-        const now = serverNow();
-        const tdCpu = el("td", { class: "num cpu", "data-label": "CPU" }, running1 ? s.cpu_percent.toFixed(1) + "%" : "");
-        const tdMem = el("td", { class: "num mem", "data-label": "Mem" }, running1 ? bytes(s.rss_kb) : "");
-        const cpuLine = ProgramHistory.sparkline(fullSpec(p), "cpu", now, "CPU", (v) => v.toFixed(1) + "%");
-        const memLine = ProgramHistory.sparkline(fullSpec(p), "rss", now, "Memory", (v) => bytes(Math.round(v)));
-        if (cpuLine) tdCpu.appendChild(cpuLine);
-        if (memLine) tdMem.appendChild(memLine);
-        tr.appendChild(tdCpu);
-        tr.appendChild(tdMem);
-        const tdRestarts = el("td", { class: "num restarts", "data-label": "Respawns" }, s.restarts === undefined ? "" : String(s.restarts));
-        if (s.restarts !== undefined) tdRestarts.title = s.restarts + " " + RESPAWNS;
-        tr.appendChild(tdRestarts);
-        const tdHistory = el("td", { class: "history", "data-label": "Last hour" });
-        tdHistory.appendChild(ProgramHistory.timeline(fullSpec(p), now));
-        tr.appendChild(tdHistory);
-        const td = el("td");
-        td.appendChild(actionButtons(spec(p), p.statename, false));
-        tr.appendChild(td);
-        frag.appendChild(tr);
-      }
-    }
-    if (!shown) {
-      const tr = el("tr", { class: "empty" });
-      tr.appendChild(el("td", { colspan: "8" }, procs.length ? "No program matches the filter." : "No programs configured."));
-      frag.appendChild(tr);
-    }
-    rowsEl.replaceChildren(frag);
-    $("#counts").textContent = running + " running · " + procs.length + " total";
+    renderCounts(buildItems());
+    paint(force);
   }
 
+  let paintQueued = false;
+  function schedulePaint() {
+    if (paintQueued) return;
+    paintQueued = true;
+    requestAnimationFrame(() => {
+      paintQueued = false;
+      paint(false);
+    });
+  }
+  window.addEventListener("scroll", schedulePaint, { passive: true });
+  window.addEventListener("resize", () => {
+    rowHeight = 0; // the phone layout's rows are taller
+    paint(true);
+  });
+
+  // A new filter shows its list from the first match, not from wherever
+  // the longer list had been scrolled to.
+  function showListTop() {
+    const top = $("#procs").getBoundingClientRect().top - $("header.top").getBoundingClientRect().height;
+    if (top < 0) window.scrollBy(0, top);
+    paint(false);
+  }
+
+  // The uptimes on screen, once a second, without rebuilding their rows.
   function tickUptimes() {
-    if (!snapshot) return;
-    const byName = new Map((snapshot.processes || []).map((p) => [spec(p), p]));
-    for (const td of rowsEl.querySelectorAll("td.desc[data-uptime='1']")) {
-      const p = byName.get(td.parentElement.dataset.name);
-      if (p) td.textContent = describe(p);
+    if (!snapshot || !painted) return;
+    for (let i = painted[0]; i < painted[1]; i++) {
+      const item = items[i];
+      if (item.kind !== "proc" || item.p.statename !== "RUNNING") continue;
+      const td = rowCache.get(item.key) && rowCache.get(item.key).querySelector("td.desc");
+      if (td) td.textContent = describe(item.p);
     }
   }
 
@@ -210,7 +385,7 @@
     const live = $("#live");
     const source = new EventSource("api/events");
     source.addEventListener("status", (ev) => {
-      snapshot = JSON.parse(ev.data);
+      takeSnapshot(JSON.parse(ev.data));
       receivedAt = Date.now();
       ProgramHistory.observe(snapshot);
       render();
@@ -237,7 +412,7 @@
       const d = data.daemon;
       $("#daemon-figures").textContent =
         "daemon: " + bytes(d.rss_kb) + " RSS · " + d.cpu_seconds.toFixed(1) + " s CPU";
-      render();
+      render(true); // new figures for every row on screen (and only those)
     } catch (err) {
       /* next round */
     }
@@ -363,6 +538,16 @@
   $("#filter").addEventListener("input", (ev) => {
     filterText = ev.target.value;
     render();
+    showListTop();
+  });
+  $("#states").addEventListener("click", (ev) => {
+    const chip = ev.target.closest("button[data-state-filter]");
+    if (!chip) return;
+    const name = chip.dataset.stateFilter;
+    if (stateFilter.has(name)) stateFilter.delete(name);
+    else stateFilter.add(name);
+    render();
+    showListTop();
   });
   const params = new URLSearchParams(location.search);
   if (params.get("message")) showMessage(params.get("message"), params.get("message").indexOf("ERROR") >= 0);

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any, Callable, Optional
 
 from ...names import make_namespec, split_namespec
@@ -21,13 +22,13 @@ def _help(ctl: Any, topic: str) -> None:
 # -- status -------------------------------------------------------------------
 
 
-def _status_lines(infos: list[Result]) -> list[str]:
-    names = [make_namespec(info["group"], info["name"]) for info in infos]
-    width = max([30, *map(len, names)]) + 3
-    return [
-        f"{name:<{width}}{info['statename']:<10}{info['description']}"
-        for name, info in zip(names, infos)
-    ]
+def _status_lines(infos: list[Result]) -> Iterator[str]:
+    # A generator: each line is printed as soon as it is formatted, so a
+    # client listing thousands of programs never holds the whole table.
+    width = stats.name_width(infos)
+    for info in infos:
+        name = make_namespec(info["group"], info["name"])
+        yield f"{name:<{width}}{info['statename']:<10}{info['description']}"
 
 
 def status(ctl: Any, arg: str) -> None:

@@ -7,6 +7,7 @@ daemon without it (stock supervisord) gets a clear message instead.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any, Optional
 
 from ...names import make_namespec
@@ -46,22 +47,26 @@ def fetch(ctl: Any) -> Optional[dict[tuple[str, str], Result]]:
     return {(row["group"], row["name"]): row for row in rows}
 
 
-def lines(infos: list[Result], stats: dict[tuple[str, str], Result]) -> list[str]:
-    names = [make_namespec(info["group"], info["name"]) for info in infos]
-    width = max([30, *map(len, names)]) + 3
-    out = [f"{'NAME':<{width}}{'STATE':<10}{'CPU%':>6}{'RSS':>8}{'RESTARTS':>10}  DESCRIPTION"]
-    for name, info in zip(names, infos):
+def name_width(infos: list[Result]) -> int:
+    """The name column's width: stock sizes it from every name it prints, so
+    it is known only after one pass over the lengths (no string kept)."""
+    widest = max((len(make_namespec(info["group"], info["name"])) for info in infos), default=0)
+    return max(30, widest) + 3
+
+
+def lines(infos: list[Result], stats: dict[tuple[str, str], Result]) -> Iterator[str]:
+    width = name_width(infos)
+    yield f"{'NAME':<{width}}{'STATE':<10}{'CPU%':>6}{'RSS':>8}{'RESTARTS':>10}  DESCRIPTION"
+    for info in infos:
+        name = make_namespec(info["group"], info["name"])
         row = stats.get((info["group"], info["name"]), {})
         live = bool(info["pid"]) and row.get("pid") == info["pid"]
         cpu = f"{row['cpu_percent']:.1f}" if live else "-"
         rss = human_kib(row["rss_kb"]) if live else "-"
         restarts = str(row.get("restarts", "-"))
-        out.append(
-            f"{name:<{width}}{info['statename']:<10}{cpu:>6}{rss:>8}{restarts:>10}  {info['description']}"
-        )
+        yield f"{name:<{width}}{info['statename']:<10}{cpu:>6}{rss:>8}{restarts:>10}  {info['description']}"
         # Under the row, and only when there is something to say, so the
         # table keeps its shape for programs without sd_notify or checks.
         for label, key in (("status", "status_text"), ("health", "health")):
             if live and row.get(key):
-                out.append(f"    {label}: {row[key]}")
-    return out
+                yield f"    {label}: {row[key]}"

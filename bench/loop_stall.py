@@ -173,6 +173,19 @@ def _metrics(sock: str) -> None:
         conn.close()
 
 
+def start_pinger(script: str, args: list[str], pings: Path) -> subprocess.Popen:
+    """Run a pinger *script* (formatted with ``every``) on *args* plus this
+    directory, and return once it has written its first ping."""
+    pinger = subprocess.Popen(
+        [sys.executable, "-c", script.format(every=PING_EVERY), *args, str(Path(__file__).resolve().parent)]
+    )
+    while not pings.exists() or not pings.read_text():
+        if pinger.poll() is not None:
+            raise BenchError("the pinger exited")
+        time.sleep(0.01)
+    return pinger
+
+
 def _worst_ping(pings: Path, start: float, end: float) -> tuple[float, int]:
     """The longest ping that was waiting at some moment in [start, end], and
     how many pings that overlap was made of."""
@@ -258,15 +271,8 @@ def loop_stall(bench: Bench) -> Outcome:
             ("reloadConfig + stop/removeProcessGroup", remove_group, True),
         ]
         pings = bench.workdir / "pings"
-        pinger = subprocess.Popen(
-            [sys.executable, "-c", _PINGER.format(every=PING_EVERY), sock, str(pings),
-             str(Path(__file__).resolve().parent)],
-        )  # fmt: skip
+        pinger = start_pinger(_PINGER, [sock, str(pings)], pings)
         try:
-            while not pings.exists() or not pings.read_text():
-                if pinger.poll() is not None:
-                    raise BenchError("the pinger exited")
-                time.sleep(0.01)
             for label, action, stock_has in actions:
                 if not journal and not stock_has:
                     continue

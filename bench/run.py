@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 from typing import Any, NoReturn, Optional
 
+import handover  # noqa: F401  (registers its scenario)
 import log_capture  # noqa: F401  (registers its scenarios)
 import loop_stall  # noqa: F401  (registers its scenario)
 import readiness  # noqa: F401  (registers its scenario)
@@ -52,7 +53,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     args = _parser().parse_args(argv)
     sizes = QUICK if args.quick else FULL
     runs = args.runs or (1 if args.quick else RUNS)
-    names = args.only or list(SCENARIOS)
+    names = args.only or [n for n, s in SCENARIOS.items() if not (args.quick and s.full_only)]
     if not become_subreaper():
         print("bench: cannot become a child subreaper; clean-up may miss orphans", file=sys.stderr)
     signal.signal(signal.SIGTERM, _exit_on_signal)

@@ -156,16 +156,20 @@ class Scenario(NamedTuple):
     name: str
     summary: str
     run: ScenarioFunc
+    # Left out of --quick (CI): only meaningful at full size, and too slow for CI.
+    full_only: bool = False
 
 
 SCENARIOS: dict[str, Scenario] = {}
 
 
-def scenario(name: str, summary: str) -> Callable[[ScenarioFunc], ScenarioFunc]:
+def scenario(
+    name: str, summary: str, full_only: bool = False
+) -> Callable[[ScenarioFunc], ScenarioFunc]:
     """Register a scenario under *name* (the --only value)."""
 
     def register(func: ScenarioFunc) -> ScenarioFunc:
-        SCENARIOS[name] = Scenario(name, summary, func)
+        SCENARIOS[name] = Scenario(name, summary, func, full_only)
         return func
 
     return register

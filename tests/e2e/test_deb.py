@@ -219,14 +219,16 @@ def test_upgrade_hands_over_without_restarting_a_program(boot, packages):
     assert "; edited here" in c.run("cat /etc/supervisor/supervisord.conf").stdout
 
     # The same daemon (systemd's MainPID), the same children, their uptimes
-    # going on: nothing was restarted.
+    # going on: nothing was restarted.  (RELOADING=1, then READY=1 once the
+    # new binary adopted everything.)
+    wait_until(lambda: is_active(c, "supervisord") != "reloading", timeout=30, what="READY=1 after the hand-over")
     assert is_active(c, "supervisord") == "active"
     assert is_active(c, "supervisord.socket") == "active"
-    assert main_pid(c) == old_daemon
+    journal = c.run("journalctl -u supervisord -o cat --no-pager").stdout
+    assert main_pid(c) == old_daemon, journal
     assert status(c) == before
     uptime_after = _uptimes(c)
     assert all(uptime_after[name] >= uptime_before[name] for name in before)
-    journal = c.run("journalctl -u supervisord -o cat --no-pager").stdout
     assert journal.count("spawned: 'one'") == 1, journal
     assert "stopped: one" not in journal and "stopped: chatty" not in journal
     assert "Failed" not in c.run("journalctl -u supervisord.socket -o cat --no-pager").stdout

@@ -7,12 +7,16 @@ chatty writer's numbered lines reach its log file once each."""
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import json
 import os
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Callable
+
+import pytest
 
 from supervisor_ng.config.loader import load
 from supervisor_ng.core.states import ProcessState as S
@@ -20,7 +24,7 @@ from supervisor_ng.events.bus import SerialCounter
 from supervisor_ng.logs.journal import ChannelJournal
 from supervisor_ng.logs.rotating import RotatingFile
 from supervisor_ng.logs.syslog_out import SyslogLineWriter
-from supervisor_ng.runtime import handover_state
+from supervisor_ng.runtime import cgroup, handover_state
 from supervisor_ng.runtime.destinations import Destinations
 from supervisor_ng.runtime.faults import Faults
 from supervisor_ng.runtime.output import OutputChannel
@@ -30,6 +34,17 @@ from supervisor_ng.runtime.supervisor import Supervisor
 from tests.unit.test_runtime_supervisor import RecordingLog
 
 TIMEOUT = 60.0
+_PR_SET_CHILD_SUBREAPER = 36
+
+
+@pytest.fixture(autouse=True)
+def _leave_the_worker_as_it_was(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """These Supervisors run inside the test worker: it must not stay a
+    subreaper (later tests check that a daemonized supervisord is not our
+    child) nor move into cgroups of its own."""
+    monkeypatch.setenv(cgroup.ENV_SWITCH, "off")
+    yield
+    ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_CHILD_SUBREAPER, 0, 0, 0, 0)
 
 CHATTY = (
     "import sys\n"

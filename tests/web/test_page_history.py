@@ -105,7 +105,10 @@ def test_timeline_says_when_and_how_programs_exited(daemon_factory, browser, sho
     marks = crasher.locator("td.history rect.exit")
     expect(marks).to_have_count(1, timeout=TIMEOUT)
     expect(crasher.locator("td.history .note")).to_contain_text("killed by a signal")
-    assert crasher.locator("td.history rect.start").count() >= 2  # the first spawn and the restart
+    # The first spawn and the restart; the restart's mark may be drawn a
+    # status update after the exit's.
+    starts = crasher.locator("td.history rect.start")
+    d.wait_until(lambda: starts.count() >= 2, timeout=TIMEOUT / 1000, what="the restart's start mark")
 
     # An operator's stop is told apart from a crash.
     d.rpc.supervisor.stopProcess("crasher")

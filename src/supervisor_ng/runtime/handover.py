@@ -16,7 +16,6 @@ moves it.
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import sys
 from collections.abc import Iterable
@@ -26,14 +25,13 @@ from ..config.model import ConfigError
 from ..core.process import describe_wait_status
 from ..core.states import SupervisorState
 from . import handover_state
+from .handover_envelope import HANDOVER_CHECK_OPTION, HANDOVER_FD_OPTION, write_envelope
 from .spawn import SpawnError, SpawnRequest
 
 if TYPE_CHECKING:
     from .reaper import Reaper
     from .supervisor import Supervisor
 
-HANDOVER_FD_OPTION = "--handover-fd"
-HANDOVER_CHECK_OPTION = "--handover-check"
 # The supervisord to hand over to, when not the one running (tests use it to
 # offer a binary that refuses).
 BINARY_ENV = "SUPERVISOR_NG_HANDOVER_BINARY"
@@ -45,33 +43,6 @@ _STARTED_AS = os.path.abspath(sys.argv[0]) if sys.argv and sys.argv[0] else ""
 
 class HandoverRefused(Exception):
     """The hand-over cannot happen; str() says why, for the operator."""
-
-
-def write_envelope(envelope: dict[str, Any]) -> int:
-    """A memfd holding ``envelope``; inheritable, since the exec must keep it."""
-    fd = os.memfd_create("supervisor-ng-handover", 0)
-    data = json.dumps(envelope, separators=(",", ":")).encode()
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view) :]
-    return fd
-
-
-def read_envelope(fd: int) -> dict[str, Any]:
-    """The envelope in ``fd``; read by offset, as the dry run shared the fd's position."""
-    size = os.fstat(fd).st_size
-    chunks: list[bytes] = []
-    offset = 0
-    while offset < size:
-        chunk = os.pread(fd, size - offset, offset)
-        if not chunk:
-            break
-        chunks.append(chunk)
-        offset += len(chunk)
-    envelope = json.loads(b"".join(chunks))
-    if not isinstance(envelope, dict):
-        raise ValueError("the hand-over envelope is not a JSON object")
-    return envelope
 
 
 def keep_across_exec(fds: Iterable[int]) -> None:
@@ -205,12 +176,12 @@ class Handover:
             raise HandoverRefused("supervisord is not running (starting, reloading or shutting down)")
         return sv
 
-    def _envelope(self, state: Any, sv: Supervisor) -> tuple[dict[str, Any], list[int]]:
+    def _envelope(self, state: Any, sv: Supervisor, for_exec: bool) -> tuple[dict[str, Any], list[int]]:
         """Raises HandoverRefused if the state cannot be captured (the
         caller still calls ``state.abort``)."""
         daemon, daemon_fds = self._daemon_part()
         try:
-            generation, generation_fds = state.capture(sv)
+            generation, generation_fds = state.capture(sv, compare_config=for_exec)
         except ConfigError as exc:
             raise HandoverRefused(f"the configuration on disk does not load: {exc}") from None
         envelope = {"format": state.FORMAT_VERSION, "daemon": daemon, "generation": generation}
@@ -226,7 +197,7 @@ class Handover:
             # A snapshot for the check only: everything runs on meanwhile, and
             # execute() captures again, so nothing that happens now is lost.
             try:
-                envelope, _fds = self._envelope(state, sv)
+                envelope, _fds = self._envelope(state, sv, for_exec=False)
             finally:
                 state.abort(sv)
             memfd = write_envelope(envelope)
@@ -248,7 +219,7 @@ class Handover:
             self._busy = False
             return
         try:
-            envelope, fds = self._envelope(state, sv)
+            envelope, fds = self._envelope(state, sv, for_exec=True)
         except Exception as exc:  # noqa: BLE001 - the daemon must run on whatever failed
             state.abort(sv)
             self.log.error(f"hand-over abandoned: {exc}")

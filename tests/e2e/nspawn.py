@@ -41,8 +41,8 @@ PACKAGES = (
     "dbus",
     "procps",
     "python3",
-    "python3-aiohttp",
     "python3-click",
+    "python3-h11",
     "python3-psutil",
     "python3-systemd",
 )

@@ -55,7 +55,7 @@ def test_rpm_has_the_epel_layout_and_requirements(packages):
     config = set(rpm_query("-qpc", str(packages.rpm)).split())
     assert config == {"/etc/supervisord.conf", "/etc/logrotate.d/supervisor-ng"}
     requires = {line.split()[0] for line in rpm_query("-qpR", str(packages.rpm)).splitlines()}
-    assert {"python3-aiohttp", "python3-click", "python3-psutil", "python3-systemd"} <= requires
+    assert {"python3-click", "python3-h11", "python3-psutil", "python3-systemd"} <= requires
     assert "supervisor" in {line.split()[0] for line in rpm_query("-qp", "--provides", str(packages.rpm)).splitlines()}
     assert rpm_query("-qp", "--conflicts", str(packages.rpm)).split() == ["supervisor"]
     assert rpm_query("-qp", "--qf", "%{ARCH}", str(packages.rpm)) == "noarch"

@@ -224,12 +224,10 @@ def test_journal_follower_reads_a_bounded_amount_per_call(monkeypatch):
     assert follower.read_new() == [b"abcd\n"] and not follower.more
 
 
-def test_logtail_serves_journal_and_wakes_on_its_fd():
+def test_logtail_serves_journal_and_wakes_on_its_fd(tmp_path):
     import os
 
-    from aiohttp import web
-    from aiohttp.test_utils import TestClient, TestServer
-
+    from supervisor_ng.http import wire
     from supervisor_ng.http.logtail import TailStreams
 
     msgs = [b"old"]
@@ -244,27 +242,44 @@ def test_logtail_serves_journal_and_wakes_on_its_fd():
 
     log = JournalLog("p", "g", "stdout", pid=1, factory=lambda: FdReader(msgs))
     tails = TailStreams()
+    reported: list[str] = []
 
-    async def handler(request: web.Request) -> web.StreamResponse:
+    async def handler(request: wire.Request) -> wire.StreamResponse:
         return await tails.serve_journal(request, log, lambda: None)
 
+    async def read_until(reader: asyncio.StreamReader, got: bytearray, wanted: bytes) -> None:
+        while wanted not in got:
+            chunk = await asyncio.wait_for(reader.read(4096), 5)
+            assert chunk, bytes(got)
+            got.extend(chunk)
+
     async def run() -> bytes:
-        app = web.Application()
-        app.router.add_get("/t", handler)
-        async with TestClient(TestServer(app)) as client:
-            resp = await client.get("/t")
-            got = await resp.content.readuntil(b"\n")
-            msgs.append(b"new")
-            os.write(wfd, b"!")  # what journald's write does to the inotify fd
-            got += await asyncio.wait_for(resp.content.readuntil(b"\n"), 5)
-            tails.close()
-            return got
+        path = str(tmp_path / "s")
+        server = await asyncio.get_running_loop().create_unix_server(
+            wire.Server(handler, lambda level, text: reported.append(text), keepalive_timeout=60), path
+        )
+        reader, writer = await asyncio.open_unix_connection(path)
+        writer.write(b"GET /t HTTP/1.1\r\nHost: x\r\n\r\n")
+        got = bytearray()
+        await read_until(reader, got, b"old\n")
+        msgs.append(b"new")
+        os.write(wfd, b"!")  # what journald's write does to the inotify fd
+        await read_until(reader, got, b"new\n")
+        tails.close()
+        await read_until(reader, got, b"0\r\n\r\n")  # the tail ends with the daemon
+        writer.close()
+        server.close()
+        return bytes(got)
 
     try:
-        assert asyncio.run(run()) == b"old\nnew\n"
+        got = asyncio.run(run())
     finally:
         os.close(rfd)
         os.close(wfd)
+    head, _, body = got.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200 OK") and b"Transfer-Encoding: chunked" in head
+    assert b"old\n" in body and body.index(b"old\n") < body.index(b"new\n")
+    assert reported == []
 
 
 def test_own_cgroups_only_where_journald_certainly_records_it(tmp_path) -> None:

@@ -23,7 +23,7 @@ import time
 from email.utils import formatdate
 from typing import Any, BinaryIO, Callable, Optional
 
-from aiohttp import web
+from . import wire
 
 HEAD = 1024  # bytes of history sent first, as stock
 READ_LIMIT = 256 * 1024  # most bytes sent per chunk
@@ -131,18 +131,18 @@ class TailStreams:
         for event in self._wakers:
             event.set()
 
-    async def serve(self, request: web.BaseRequest, path: str, find: Finder) -> web.StreamResponse:
+    async def serve(self, request: wire.Request, path: str, find: Finder) -> wire.StreamResponse:
         try:
             follower = FileFollower(path)
         except OSError:
-            raise web.HTTPNotFound() from None
+            raise wire.HTTPNotFound() from None
         try:
             mtime = os.stat(path).st_mtime
         except OSError:
             mtime = time.time()
         return await self._stream(request, follower, mtime, find)
 
-    async def serve_journal(self, request: web.BaseRequest, log: Any, find: Finder) -> web.StreamResponse:
+    async def serve_journal(self, request: wire.Request, log: Any, find: Finder) -> wire.StreamResponse:
         """The same, for a channel that goes to the journal with no log file
         (``log`` is a :class:`~..logs.journal_reader.JournalLog`).
 
@@ -153,17 +153,17 @@ class TailStreams:
         try:
             follower = log.follower()
         except Exception:  # noqa: BLE001 - no journal to read: as a missing file
-            raise web.HTTPNotFound() from None
+            raise wire.HTTPNotFound() from None
         return await self._stream(request, follower, time.time(), find, follower)
 
     async def _stream(
         self,
-        request: web.BaseRequest,
+        request: wire.Request,
         follower: Any,
         mtime: float,
         find: Finder,
         journal: Optional[Any] = None,
-    ) -> web.StreamResponse:
+    ) -> wire.StreamResponse:
         wake = asyncio.Event()
         self._wakers.add(wake)
         target = find()
@@ -179,7 +179,7 @@ class TailStreams:
 
             loop.add_reader(journal_fd, on_journal)
         try:
-            response = web.StreamResponse(
+            response = wire.StreamResponse(
                 headers={
                     "Content-Type": "text/plain;charset=utf-8",
                     "Last-Modified": formatdate(mtime, usegmt=True),
@@ -210,7 +210,7 @@ class TailStreams:
             await response.write_eof()
             return response
         except (ConnectionError, RuntimeError):
-            # The client went away (RuntimeError: aiohttp's "closing transport").
+            # The client went away.
             return response
         finally:
             self._wakers.discard(wake)

@@ -1,4 +1,4 @@
-"""The control plane: aiohttp serving XML-RPC and log tails on the control sockets.
+"""The control plane: XML-RPC, log tails and the page on the control sockets (HTTP by :mod:`.wire`).
 
 :class:`ControlPlane` lives as long as the daemon process, across restarts:
 it binds the sockets once, before the daemon forks and before any program
@@ -20,14 +20,11 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-import logging
 import os
 import traceback
 from collections.abc import Awaitable
 from typing import TYPE_CHECKING, Any, Callable, Optional
 from urllib.parse import unquote
-
-from aiohttp import http_exceptions, web
 
 from ..config.model import Config, HttpServerConfig
 from ..logs.mainlog import TRACE
@@ -40,7 +37,7 @@ from ..rpc.supervisor_api import SupervisorNamespace
 from ..runtime.control import Control
 from ..runtime.resources import ResourceSampler
 from ..systemd.activation import InheritedPool, inherited_pool
-from . import metrics, origin, sockets, tls
+from . import metrics, origin, sockets, tls, wire
 from .auth import REALM, UNAUTHORIZED_BODY
 from .live import may_change_state
 from .logins import LoginGuard
@@ -65,53 +62,11 @@ SHUTDOWN_GRACE = 2.0  # seconds in-flight requests get when the daemon exits
 KEEPALIVE_TIMEOUT = 30 * 60.0
 ACCEPT_PENDING = 0.02  # seconds to accept connections queued before a unix socket is unlinked
 
-Handler = Callable[[web.BaseRequest], Awaitable[web.StreamResponse]]
+Handler = Callable[[wire.Request], Awaitable[wire.StreamResponse]]
 
-_SERVER_TAKES_CANCELLATION = "handler_cancellation" in inspect.signature(web.Server.__init__).parameters
 # Python 3.13+ unlinks a unix server's socket file on close unless told not
 # to; a socket passed by systemd belongs to its socket unit.
 _UNIX_SERVER_CLEANS_UP = "cleanup_socket" in inspect.signature(asyncio.SelectorEventLoop.create_unix_server).parameters
-
-
-def _request_factory() -> Callable[..., web.BaseRequest]:
-    """Requests with our body limit (bigger bodies get 413)."""
-    loop = asyncio.get_running_loop()
-
-    def make(message: Any, payload: Any, protocol: Any, writer: Any, task: Any) -> web.BaseRequest:
-        return web.BaseRequest(message, payload, protocol, writer, task, loop, client_max_size=MAX_BODY)
-
-    return make
-
-
-class _AiohttpLogBridge(logging.Handler):
-    """aiohttp reports through the logging module, which nobody configures
-    here (its tracebacks would land on stderr, /dev/null once daemonized).
-    Send them to the daemon's log instead: a malformed request is the
-    client's problem (debug, one line), anything else is ours (error, with
-    the traceback)."""
-
-    def __init__(self, log: MainLog) -> None:
-        super().__init__()
-        self.log = log
-
-    def emit(self, record: logging.LogRecord) -> None:
-        exc = record.exc_info[1] if record.exc_info else None
-        first_line = record.getMessage().splitlines()[0] if record.getMessage() else ""
-        if exc is None or isinstance(exc, (http_exceptions.HttpProcessingError, ConnectionError)):
-            detail = f": {str(exc).strip().splitlines()[0]}" if exc is not None and str(exc).strip() else ""
-            self.log.debug(f"HTTP: {first_line}{detail}")
-        else:
-            self.log.error(f"HTTP: {first_line}\n{''.join(traceback.format_exception(*record.exc_info))}")
-
-
-def _bridge_aiohttp_logs(log: MainLog) -> None:
-    logger = logging.getLogger("aiohttp")
-    for handler in list(logger.handlers):
-        if isinstance(handler, _AiohttpLogBridge):
-            logger.removeHandler(handler)
-    logger.addHandler(_AiohttpLogBridge(log))
-    logger.setLevel(logging.DEBUG if log.enabled_for(10) else logging.INFO)
-    logger.propagate = False
 
 
 class _Listener:
@@ -120,7 +75,7 @@ class _Listener:
     def __init__(self, bound: sockets.BoundSocket) -> None:
         self.bound = bound
         self.tls: Optional[ssl.SSLContext] = tls.server_context(bound.config)  # ssl only if asked for
-        self.web_server: Optional[web.Server] = None
+        self.web_server: Optional[wire.Server] = None
         self.server: Optional[asyncio.AbstractServer] = None
 
     @property
@@ -252,6 +207,11 @@ class ControlPlane:
     def _set_after_answer(self, callback: Callable[[], None]) -> None:
         self._after_answer[asyncio.current_task()] = callback
 
+    def _report_http(self, level: str, text: str) -> None:
+        # A client's malformed request is its problem (debug); anything
+        # else that escaped a handler is ours (error, with the traceback).
+        (self.log.error if level == "error" else self.log.debug)(text)
+
     def _report_stale(self, path: str) -> None:
         self.log.warn(f"Unlinking stale socket {path}")
 
@@ -265,20 +225,14 @@ class ControlPlane:
         self._serving = True
         # Now, not at bind: the first generation's fcgi groups have claimed theirs.
         self._report_unclaimed()
-        _bridge_aiohttp_logs(self.log)
         for listener in self._listeners:
             await self._serve(listener)
 
     async def _serve(self, listener: _Listener) -> None:
-        kwargs: dict[str, Any] = {"access_log": None, "keepalive_timeout": KEEPALIVE_TIMEOUT}
-        if _SERVER_TAKES_CANCELLATION:
-            # A tail whose client went away must end even when nothing is written.
-            kwargs["handler_cancellation"] = True
-
-        async def handle(request: web.BaseRequest) -> web.StreamResponse:
+        async def handle(request: wire.Request) -> wire.StreamResponse:
             return await self._handle(listener.config, request)
 
-        web_server = web.Server(handle, request_factory=_request_factory(), **kwargs)
+        web_server = wire.Server(handle, self._report_http, keepalive_timeout=KEEPALIVE_TIMEOUT)
         loop = asyncio.get_running_loop()
         sock = listener.bound.sock
         if listener.config.family == "unix":
@@ -366,8 +320,6 @@ class ControlPlane:
         if listener.web_server is not None:
             # Idle keep-alive connections close now; ones with a request in
             # flight close once it is answered (within the grace).
-            for connection in list(listener.web_server.connections):
-                connection.close()
             try:
                 await asyncio.wait_for(listener.web_server.shutdown(grace), grace + 1.0)
             except asyncio.TimeoutError:
@@ -390,7 +342,7 @@ class ControlPlane:
 
     # -- requests ------------------------------------------------------------------
 
-    async def _handle(self, config: HttpServerConfig, request: web.BaseRequest) -> web.StreamResponse:
+    async def _handle(self, config: HttpServerConfig, request: wire.Request) -> wire.StreamResponse:
         if config.family == "inet" and not config.username:
             reason = origin.unknown_host(request.headers.get("Host"), config.allowed_hosts)
             if reason is not None:
@@ -408,7 +360,7 @@ class ControlPlane:
             reason = origin.foreign_origin(request.headers, request.scheme, request.host)
             if reason is not None:
                 if request.path == "/api/action":  # the page's JSON layer answers in JSON
-                    return web.json_response({"ok": False, "message": reason}, status=403)
+                    return wire.json_response({"ok": False, "message": reason}, status=403)
                 return _refused(403, reason)
         if raw.startswith("/RPC2"):
             reason = origin.form_body(request.headers.get("Content-Type", ""))
@@ -420,14 +372,14 @@ class ControlPlane:
         if raw.startswith("/mainlogtail"):
             return await self._mainlogtail(request)
         if request.path == "/ok.html" and request.method in ("GET", "POST"):
-            return web.Response(text="OK", content_type="text/plain")
+            return wire.Response(text="OK", content_type="text/plain")
         if request.path == "/metrics" and request.method == "GET":
             return await self._metrics()
         if self.ui_handler is not None:
             return await self.ui_handler(request)
         return _error(404)
 
-    async def _rpc(self, request: web.BaseRequest) -> web.StreamResponse:
+    async def _rpc(self, request: wire.Request) -> wire.StreamResponse:
         if request.method not in ("POST", "PUT"):
             return _error(400)
         if request.content_length is not None and request.content_length > MAX_BODY:
@@ -481,7 +433,7 @@ class ControlPlane:
             if after is not None:
                 after()
 
-    async def _logtail(self, request: web.BaseRequest) -> web.StreamResponse:
+    async def _logtail(self, request: wire.Request) -> wire.StreamResponse:
         if request.method != "GET":
             return _error(400)
         path = request.raw_path.split("?", 1)[0]
@@ -509,16 +461,16 @@ class ControlPlane:
             return _error(404)
         return await self.tails.serve(request, logfile, find)
 
-    async def _metrics(self) -> web.StreamResponse:
+    async def _metrics(self) -> wire.StreamResponse:
         try:
             text = await metrics.render(self.registry)
         except RPCError as err:
-            return web.Response(status=503, text=f"{err.text}\n", content_type="text/plain")
-        response = web.Response(text=text)
+            return wire.Response(status=503, text=f"{err.text}\n", content_type="text/plain")
+        response = wire.Response(text=text)
         response.headers["Content-Type"] = metrics.CONTENT_TYPE
         return response
 
-    async def _mainlogtail(self, request: web.BaseRequest) -> web.StreamResponse:
+    async def _mainlogtail(self, request: wire.Request) -> wire.StreamResponse:
         if request.method != "GET":
             return _error(400)
         path = Control(self._get()).main_log.path
@@ -530,17 +482,16 @@ class ControlPlane:
 _REASONS = {400: "Bad Request", 404: "Not Found", 413: "Payload Too Large", 500: "Internal Server Error"}
 
 
-def _error(status: int) -> web.Response:
+def _error(status: int) -> wire.Response:
     reason = _REASONS.get(status, "Error")
     body = f"<html><head><title>{status} {reason}</title></head><body><h1>{status} {reason}</h1></body></html>\n"
-    return web.Response(status=status, text=body, content_type="text/html")
+    return wire.Response(status=status, text=body, content_type="text/html")
 
 
-async def _send_xml(request: web.BaseRequest, payload: bytes) -> web.StreamResponse:
-    """Write the answer out rather than keep it in a Response: aiohttp keeps
-    a connection's last response alive while the connection idles (30 min),
-    and an answer can be megabytes."""
-    response = web.StreamResponse(headers={"Content-Type": "text/xml"})
+async def _send_xml(request: wire.Request, payload: bytes) -> wire.StreamResponse:
+    """Written out as it goes: an answer can be megabytes, and nothing of it
+    need stay referenced once written."""
+    response = wire.StreamResponse(headers={"Content-Type": "text/xml"})
     response.content_length = len(payload)
     await response.prepare(request)
     await response.write(payload)
@@ -548,7 +499,7 @@ async def _send_xml(request: web.BaseRequest, payload: bytes) -> web.StreamRespo
     return response
 
 
-def _is_action(request: web.BaseRequest) -> bool:
+def _is_action(request: wire.Request) -> bool:
     """The page's requests that change something: its JSON action endpoint
     and stock's ``index.html?action=`` links (``refresh`` only redirects)."""
     if request.path == "/api/action":
@@ -556,13 +507,13 @@ def _is_action(request: web.BaseRequest) -> bool:
     return request.path in ("/", "/index.html") and request.query.get("action", "refresh") != "refresh"
 
 
-def _refused(status: int, reason: str) -> web.Response:
+def _refused(status: int, reason: str) -> wire.Response:
     # No CORS headers, here or anywhere: a foreign page may not read answers.
-    return web.Response(status=status, text=f"{reason}\n", content_type="text/plain")
+    return wire.Response(status=status, text=f"{reason}\n", content_type="text/plain")
 
 
-def _unauthorized() -> web.Response:
-    response = web.Response(
+def _unauthorized() -> wire.Response:
+    response = wire.Response(
         status=401,
         body=UNAUTHORIZED_BODY,
         content_type="text/html",

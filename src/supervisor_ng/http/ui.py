@@ -20,10 +20,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
-from aiohttp import web
-
 from ..rpc.faults import RPCError
-from . import actions
+from . import actions, wire
 from .history import RecordingHub
 
 if TYPE_CHECKING:
@@ -86,13 +84,13 @@ def _static_row(proc: dict[str, Any]) -> str:
     )
 
 
-def _no_store(response: web.StreamResponse) -> web.StreamResponse:
+def _no_store(response: wire.StreamResponse) -> wire.StreamResponse:
     response.headers["Cache-Control"] = "no-cache"
     return response
 
 
-def _json(data: Any, status: int = 200) -> web.Response:
-    return _no_store(web.json_response(data, status=status))  # type: ignore[return-value]
+def _json(data: Any, status: int = 200) -> wire.Response:
+    return _no_store(wire.json_response(data, status=status))  # type: ignore[return-value]
 
 
 class WebUI:
@@ -104,7 +102,7 @@ class WebUI:
     def registry(self) -> Registry:
         return self._registry()
 
-    async def handle(self, request: web.BaseRequest) -> web.StreamResponse:
+    async def handle(self, request: wire.Request) -> wire.StreamResponse:
         path = request.path
         method = request.method
         if path in ("/", "/index.html") and method in ("GET", "POST", "HEAD"):
@@ -129,24 +127,24 @@ class WebUI:
             if method != "POST":
                 return _json({"ok": False, "message": "POST only"}, 405)
             return await self._action(request)
-        raise web.HTTPNotFound()
+        raise wire.HTTPNotFound()
 
     # -- assets ------------------------------------------------------------------
 
-    def _asset(self, name: str) -> web.StreamResponse:
+    def _asset(self, name: str) -> wire.StreamResponse:
         # Only plain names of files shipped in web/: no directories, no "..".
         if not name or "/" in name or name.startswith(".") or "\\" in name:
-            raise web.HTTPNotFound()
+            raise wire.HTTPNotFound()
         path = WEB_DIR / name
         if not path.is_file():
-            raise web.HTTPNotFound()
+            raise wire.HTTPNotFound()
         content_type = _TYPES.get(path.suffix, "application/octet-stream")
-        response = web.Response(body=path.read_bytes(), content_type=content_type)
+        response = wire.Response(body=path.read_bytes(), content_type=content_type)
         if content_type.startswith("text/") or content_type.endswith("javascript"):
             response.charset = "utf-8"
         return _no_store(response)
 
-    async def _index(self, message: str, all_rows: bool = False) -> web.StreamResponse:
+    async def _index(self, message: str, all_rows: bool = False) -> wire.StreamResponse:
         """The page with the table already filled in, as stock's page is:
         without JavaScript (curl, a text browser) it still shows every
         program with stock-style action links; the script then takes over.
@@ -169,7 +167,7 @@ class WebUI:
             page = page.replace(
                 _MESSAGE_PLACEHOLDER, f'<div id="message" class="message">{html.escape(message)}</div>', 1
             )
-        return _no_store(web.Response(text=page, content_type="text/html", charset="utf-8"))
+        return _no_store(wire.Response(text=page, content_type="text/html", charset="utf-8"))
 
     # -- reads ---------------------------------------------------------------------
 
@@ -201,7 +199,7 @@ class WebUI:
             "exits": self.hub.exits.recent(),
         }
 
-    async def _stats(self) -> web.StreamResponse:
+    async def _stats(self) -> wire.StreamResponse:
         try:
             procs = await self.registry.call("ng.getAllProcessStats", [])
             daemon = await self.registry.call("ng.getDaemonStats", [])
@@ -219,15 +217,15 @@ class WebUI:
                 return bool(conf.get("redirect_stderr"))
         return False
 
-    async def _channels(self, name: str) -> web.StreamResponse:
+    async def _channels(self, name: str) -> wire.StreamResponse:
         try:
             redirected = await self._redirects_stderr(name)
         except RPCError as exc:
             return _json({"ok": False, "message": exc.text}, 503)
         return _json({"ok": True, "redirect_stderr": redirected})
 
-    async def _events(self, request: web.BaseRequest) -> web.StreamResponse:
-        response = web.StreamResponse(
+    async def _events(self, request: wire.Request) -> wire.StreamResponse:
+        response = wire.StreamResponse(
             headers={
                 "Content-Type": "text/event-stream",
                 "Cache-Control": "no-cache",
@@ -267,7 +265,7 @@ class WebUI:
 
     # -- actions -------------------------------------------------------------------
 
-    async def _action(self, request: web.BaseRequest) -> web.StreamResponse:
+    async def _action(self, request: wire.Request) -> wire.StreamResponse:
         # A JSON body cannot be sent cross-site without a CORS preflight we
         # never answer, and a browser's Origin must be ours: together that
         # keeps other sites from driving the daemon with the user's
@@ -296,7 +294,7 @@ class WebUI:
             self.hub.poke()
         return _json(outcome.as_json())
 
-    async def _legacy_action(self, request: web.BaseRequest) -> web.StreamResponse:
+    async def _legacy_action(self, request: wire.Request) -> wire.StreamResponse:
         """``index.html?action=...&processname=...``: do it, then redirect to
         the page with a message, as bookmarks and scripts expect."""
         action = request.query.get("action", "")
@@ -308,25 +306,25 @@ class WebUI:
             try:
                 outcome = await actions.run(self.registry, ours, target or name)
             except actions.ActionError as exc:
-                raise web.HTTPBadRequest(text=f"{exc}\n") from None
+                raise wire.HTTPBadRequest(text=f"{exc}\n") from None
             finally:
                 self.hub.poke()
             message = outcome.message
             if target == "all":
                 message = f"{message} (at {time.ctime()})"
         else:
-            raise web.HTTPBadRequest(text=f"unknown action {action!r}\n")
+            raise wire.HTTPBadRequest(text=f"unknown action {action!r}\n")
         location = f"/?message={quote(message)}"
         if request.host:
             location = f"{request.scheme}://{request.host}{location}"
-        response = web.Response(
+        response = wire.Response(
             status=301, headers={"Location": location}, text="", content_type="text/plain"
         )
         return _no_store(response)
 
     # -- tail.html ---------------------------------------------------------------------
 
-    async def _tail_page(self, request: web.BaseRequest) -> web.StreamResponse:
+    async def _tail_page(self, request: wire.Request) -> wire.StreamResponse:
         name = request.query.get("processname", "")
         channel = "stderr" if request.query.get("channel") == "stderr" else "stdout"
         try:
@@ -372,5 +370,5 @@ class WebUI:
         template = (WEB_DIR / "tail.html").read_text(encoding="utf-8")
         page = _PLACEHOLDER.sub(lambda m: values.get(m.group(1), ""), template)
         return _no_store(
-            web.Response(status=status, text=page, content_type="text/html", charset="utf-8")
+            wire.Response(status=status, text=page, content_type="text/html", charset="utf-8")
         )

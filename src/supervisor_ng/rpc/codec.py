@@ -233,9 +233,8 @@ async def parse_request_stream(
     """Parse a body as it arrives (``read(n)`` gives up to n bytes, b"" at
     its end), refusing more than ``limit`` bytes (:class:`BodyTooLarge`).
 
-    No copy of the body is kept: aiohttp keeps a connection's last request
-    alive while the connection idles, and with it a body read whole (up to
-    the limit, per idle client).
+    No copy of the body is kept: a body read whole would be up to the limit
+    per client, held for as long as its call runs.
     """
     parser = RequestParser()
     total = 0

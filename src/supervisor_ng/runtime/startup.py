@@ -3,15 +3,13 @@
 ``daemon.py`` (the ``supervisord`` entry point) imports this module before
 anything else; importing it does two things.
 
-It keeps OpenSSL out.  The daemon never speaks TLS: ``[inet_http_server]``
-is plain HTTP, as stock's is.  Yet importing ``aiohttp.web`` imports
-aiohttp's client too, which builds two SSL contexts with the system's CA
-bundle at import time (~60 ms of start-up and ~3.5 MiB), and ``hashlib``
-maps libcrypto through ``_hashlib`` (another ~3.5 MiB).  Marking those
-modules absent before anything imports them makes ``asyncio``, aiohttp and
-``hashlib`` take the paths they have for a Python without OpenSSL: no TLS
-(never used) and the interpreter's built-in hashes (what {SHA} passwords
-need).
+It keeps OpenSSL out.  ``[inet_http_server]`` is plain HTTP, as stock's
+is, unless it names a certificate (then :mod:`..http.openssl` loads it).
+Yet ``asyncio`` imports ``ssl`` when it can, and ``hashlib`` maps libcrypto
+through ``_hashlib`` (~3.5 MiB each).  Marking those modules absent before
+anything imports them makes ``asyncio`` and ``hashlib`` take the paths they
+have for a Python without OpenSSL: no TLS and the interpreter's built-in
+hashes (what {SHA} passwords need).
 
 It turns the cyclic garbage collector off for the start-up: importing
 everything and reading the config make ~90,000 objects that live as long as

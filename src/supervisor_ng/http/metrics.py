@@ -6,15 +6,23 @@ else (``ng.getAllProcessStats``, ``ng.getDaemonStats``), measured at scrape
 time: nothing is collected between scrapes.  A reading serves every request
 of the following second (runtime/resources.py), so scrapers, the page and
 ``supervisorctl status --stats`` arriving together cost one reading.
+
+With a thousand programs the exposition is some 20000 samples: they are
+written a slice per turn of the loop (:func:`~..runtime.slices.in_slices`),
+as the stats they come from are built, so that a scrape never holds the
+daemon's loop for more than a few milliseconds.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import Any
+import functools
+import operator
+from collections.abc import Iterable, Iterator
+from typing import Any, Callable, NamedTuple, Optional
 
 from ..core.states import ProcessState
 from ..rpc.registry import Registry
+from ..runtime.slices import in_slices
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
@@ -70,25 +78,180 @@ def _number(value: float) -> str:
 class _Writer:
     def __init__(self) -> None:
         self.lines: list[str] = []
-        # A process's labels recur in every family: escaped once per scrape,
-        # not once per family (a third of a 1000-program scrape's time).
-        self._labels: dict[tuple[tuple[str, Any], ...], str] = {}
 
     def family(
         self, name: str, kind: str, help_text: str, samples: Iterable[tuple[dict[str, Any], float]]
     ) -> None:
+        self.head(name, kind, help_text)
+        self.lines.extend(f"{name}{_labels(labels)} {_number(value)}" for labels, value in samples)
+
+    def head(self, name: str, kind: str, help_text: str) -> None:
         self.lines.append(f"# HELP {name} {help_text}")
         self.lines.append(f"# TYPE {name} {kind}")
-        known = self._labels
-        for labels, value in samples:
-            key = tuple(labels.items())
-            text = known.get(key)
-            if text is None:
-                text = known[key] = _labels(labels)
-            self.lines.append(f"{name}{text} {_number(value)}")
+
+    def samples(
+        self, family: _Family, labels: list[str], procs: list[dict[str, Any]], which: Iterable[int]
+    ) -> None:
+        """``family``'s samples of ``procs[i]`` for each i in ``which`` (``labels[i]``: its labels)."""
+        name, value = family.name, family.value
+        for i in which:
+            v = value(procs[i])
+            # Most figures are plain ints: formatted in place, not by a call.
+            self.lines.append(f"{name}{labels[i]} {v if type(v) is int else _number(v)}")
 
     def text(self) -> str:
         return "\n".join(self.lines) + "\n"
+
+
+# The families with one sample per process, in the exposition's order.
+class _Family(NamedTuple):
+    name: str
+    kind: str
+    help_text: str
+    value: Callable[[dict[str, Any]], float]
+    only: Optional[Callable[[dict[str, Any]], bool]] = None  # None: every process
+    omit_empty: bool = False  # left out when ``only`` keeps no process
+
+
+def _key(key: str, scale: int = 1) -> Callable[[dict[str, Any]], float]:
+    if scale == 1:
+        return operator.itemgetter(key)
+    return lambda p: p[key] * scale
+
+
+def _measured(key: str) -> Callable[[dict[str, Any]], bool]:
+    # Cgroup figures (issue 17) only where measured: -1 is "not here", not a value.
+    return lambda p: p.get(key, -1) >= 0
+
+
+def _is_running(p: dict[str, Any]) -> bool:
+    return p["statename"] == "RUNNING"
+
+
+def _is_watched(p: dict[str, Any]) -> bool:
+    # Only the processes a watchdog or health check watches: a "healthy" of
+    # 0 or 1 for the others would be made up.
+    return p["has_checks"]
+
+
+_PROCESS_FAMILIES = (
+    _Family(
+        "supervisor_process_state", "gauge", f"Process state code ({_STATE_CODES}).", _key("state")
+    ),
+    _Family("supervisor_process_up", "gauge", "1 when the process is RUNNING.", _is_running),
+    _Family(
+        "supervisor_process_restarts_total",
+        "counter",
+        "Spawns after the first one since the daemon (re)loaded its configuration.",
+        _key("restarts"),
+    ),
+    _Family(
+        "supervisor_process_uptime_seconds",
+        "gauge",
+        "Seconds since the process entered RUNNING (0 if not).",
+        _key("uptime"),
+    ),
+    _Family(
+        "supervisor_process_start_time_seconds",
+        "gauge",
+        "When the process was last spawned (unix time, 0 = never).",
+        _key("start"),
+    ),
+    _Family(
+        "supervisor_process_cpu_seconds_total",
+        "counter",
+        "User + system CPU time of the process and all its descendants.",
+        _key("cpu_seconds"),
+    ),
+    _Family(
+        "supervisor_process_resident_memory_bytes",
+        "gauge",
+        "Resident memory of the process and all its descendants.",
+        _key("rss_kb", 1024),
+    ),
+    *(
+        _Family(
+            name,
+            kind,
+            help_text,
+            _key(key, 1024 if key.endswith("_kb") else 1),
+            _measured(key),
+            True,
+        )
+        for key, name, kind, help_text in _CGROUP_FAMILIES
+    ),
+    _Family(
+        "supervisor_process_processes",
+        "gauge",
+        "Processes in the program's tree.",
+        _key("processes"),
+    ),
+    _Family(
+        "supervisor_process_exit_status",
+        "gauge",
+        "Exit status of the last exit.",
+        _key("exitstatus"),
+    ),
+    _Family(
+        "supervisor_process_healthy",
+        "gauge",
+        "1 when the process is RUNNING and passes its watchdog and health check.",
+        _key("healthy"),
+        _is_watched,
+    ),
+    _Family(
+        "supervisor_process_healthchecks_total",
+        "counter",
+        "Health checks run.",
+        _key("health_checks"),
+    ),
+    _Family(
+        "supervisor_process_healthcheck_failures_total",
+        "counter",
+        "Health checks failed.",
+        _key("health_failures"),
+    ),
+    _Family(
+        "supervisor_process_watchdog_timeouts_total",
+        "counter",
+        "Watchdog periods that passed without WATCHDOG=1.",
+        _key("watchdog_timeouts"),
+    ),
+    _Family(
+        "supervisor_process_unhealthy_restarts_total",
+        "counter",
+        "Restarts for a failed watchdog or health check.",
+        _key("unhealthy_restarts"),
+    ),
+)
+
+# Samples written between two looks at the clock (see _process_families):
+# in_slices yields after 32 pieces at most, about a millisecond of this size.
+_BATCH = 64
+
+
+def _add_labels(labels: list[str], procs: list[dict[str, Any]]) -> None:
+    labels.extend(_labels({"group": p["group"], "name": p["name"]}) for p in procs)
+
+
+def _process_families(out: _Writer, procs: list[dict[str, Any]]) -> Iterator[Callable[[], None]]:
+    """The per-process families as small pieces of work, for in_slices: a
+    thousand processes are some 20000 samples, tens of milliseconds that
+    must not be one turn of the loop."""
+    # A process's labels recur in every family: escaped once per scrape.
+    labels: list[str] = []
+    for first in range(0, len(procs), _BATCH):
+        yield functools.partial(_add_labels, labels, procs[first : first + _BATCH])
+    for family in _PROCESS_FAMILIES:
+        only = family.only
+        chosen = range(len(procs)) if only is None else [i for i, p in enumerate(procs) if only(p)]
+        if family.omit_empty and not chosen:
+            continue
+        yield functools.partial(out.head, family.name, family.kind, family.help_text)
+        for first in range(0, len(chosen), _BATCH):
+            yield functools.partial(
+                out.samples, family, labels, procs, chosen[first : first + _BATCH]
+            )
 
 
 async def render(registry: Registry) -> str:
@@ -136,106 +299,9 @@ async def render(registry: Registry) -> str:
         "Resident memory of the daemon itself.",
         [({}, daemon["rss_kb"] * 1024)],
     )
-
-    def each(key: str, scale: float = 1) -> list[tuple[dict[str, Any], float]]:
-        return [
-            ({"group": p["group"], "name": p["name"]}, p[key] * scale if scale != 1 else p[key])
-            for p in procs
-        ]
-
-    out.family(
-        "supervisor_process_state", "gauge", f"Process state code ({_STATE_CODES}).", each("state")
-    )
-    out.family(
-        "supervisor_process_up",
-        "gauge",
-        "1 when the process is RUNNING.",
-        [({"group": p["group"], "name": p["name"]}, p["statename"] == "RUNNING") for p in procs],
-    )
-    out.family(
-        "supervisor_process_restarts_total",
-        "counter",
-        "Spawns after the first one since the daemon (re)loaded its configuration.",
-        each("restarts"),
-    )
-    out.family(
-        "supervisor_process_uptime_seconds",
-        "gauge",
-        "Seconds since the process entered RUNNING (0 if not).",
-        each("uptime"),
-    )
-    out.family(
-        "supervisor_process_start_time_seconds",
-        "gauge",
-        "When the process was last spawned (unix time, 0 = never).",
-        each("start"),
-    )
-    out.family(
-        "supervisor_process_cpu_seconds_total",
-        "counter",
-        "User + system CPU time of the process and all its descendants.",
-        each("cpu_seconds"),
-    )
-    out.family(
-        "supervisor_process_resident_memory_bytes",
-        "gauge",
-        "Resident memory of the process and all its descendants.",
-        each("rss_kb", 1024),
-    )
-    # Cgroup figures (issue 17) only where measured: -1 is "not here", not a value.
-    for key, name, kind, help_text in _CGROUP_FAMILIES:
-        measured = [p for p in procs if p.get(key, -1) >= 0]
-        if measured:
-            scale = 1024 if key.endswith("_kb") else 1
-            out.family(
-                name,
-                kind,
-                help_text,
-                [({"group": p["group"], "name": p["name"]}, p[key] * scale) for p in measured],
-            )
-    out.family(
-        "supervisor_process_processes",
-        "gauge",
-        "Processes in the program's tree.",
-        each("processes"),
-    )
-    out.family(
-        "supervisor_process_exit_status",
-        "gauge",
-        "Exit status of the last exit.",
-        each("exitstatus"),
-    )
-    # Only the processes a watchdog or health check watches: a "healthy" of
-    # 0 or 1 for the others would be made up.
-    watched = [p for p in procs if p["has_checks"]]
-    out.family(
-        "supervisor_process_healthy",
-        "gauge",
-        "1 when the process is RUNNING and passes its watchdog and health check.",
-        [({"group": p["group"], "name": p["name"]}, p["healthy"]) for p in watched],
-    )
-    out.family(
-        "supervisor_process_healthchecks_total",
-        "counter",
-        "Health checks run.",
-        each("health_checks"),
-    )
-    out.family(
-        "supervisor_process_healthcheck_failures_total",
-        "counter",
-        "Health checks failed.",
-        each("health_failures"),
-    )
-    out.family(
-        "supervisor_process_watchdog_timeouts_total",
-        "counter",
-        "Watchdog periods that passed without WATCHDOG=1.",
-        each("watchdog_timeouts"),
-    )
-    out.family(
-        "supervisor_process_unhealthy_restarts_total",
-        "counter",
-        "Restarts for a failed watchdog or health check.",
-        each("unhealthy_restarts"),
-    )
+    await in_slices(_process_families(out, procs), _call)
     return out.text()
+
+
+def _call(piece: Callable[[], None]) -> None:
+    piece()

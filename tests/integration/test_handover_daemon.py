@@ -4,11 +4,14 @@ disturbs nothing and says why."""
 
 from __future__ import annotations
 
+import sys
 import textwrap
 import xmlrpc.client
 from pathlib import Path
 
 import pytest
+
+from tests.log_daemon import pid_alive
 
 PROGRAMS = """
 [program:one]
@@ -194,3 +197,39 @@ def test_event_serial_goes_on(daemon_factory, tmp_path):
     assert [e["payload"] for e in events] == ["type:t\nbefore0", "type:t\nbefore1", "type:t\nafter0", "type:t\nafter1"]
     serials = [int(e["headers"]["serial"]) for e in events]
     assert serials == list(range(serials[0], serials[0] + 4)), serials
+
+
+@pytest.mark.parametrize("mode", ["cgroup", "psutil"])
+def test_a_stop_under_way_goes_on_after_the_hand_over(daemon_factory, tmp_path, monkeypatch, mode):
+    """The main process exited on SIGTERM, its child ignores it: the child's
+    SIGKILL at stopwaitsecs comes from the new image."""
+    if mode == "psutil":
+        monkeypatch.setenv("SUPERVISOR_NG_CGROUP", "off")
+    pidfile = tmp_path / "leftover.pid"
+    child = tmp_path / "child.py"
+    child.write_text(  # says its pid once it ignores SIGTERM
+        "import os, signal, time\n"
+        "signal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
+        f"open({str(pidfile)!r}, 'w').write(str(os.getpid()))\n"
+        "time.sleep(1000)\n"
+    )
+    stubborn = tmp_path / "stubborn.py"
+    stubborn.write_text(
+        "import os, signal, subprocess, sys, time\n"
+        "signal.signal(signal.SIGTERM, lambda *_: os._exit(0))\n"
+        f"subprocess.Popen([sys.executable, {str(child)!r}])\n"
+        "time.sleep(1000)\n"
+    )
+    daemon = daemon_factory(
+        f"[program:stubborn]\ncommand={sys.executable} {stubborn}\nstartsecs=0\nstopwaitsecs=6\nstopasgroup=true\n"
+    )
+    daemon.wait_all(("RUNNING",), timeout=30.0)
+    daemon.wait_until(lambda: pidfile.exists() and pidfile.read_text(), timeout=30.0, what="the child's pid")
+    leftover = int(pidfile.read_text())
+    daemon.rpc.supervisor.stopProcess("stubborn", True)  # the main process is gone, its child not
+    assert pid_alive(leftover)
+    assert daemon.rpc.ng.reexec() is True
+    daemon.wait_until(lambda: _handed_over(daemon), timeout=30.0, what="the hand-over line in the log")
+    daemon.wait_until(lambda: not pid_alive(leftover), timeout=30.0, what="the leftover's SIGKILL")
+    after = daemon.read_log().split("handed over to itself", 1)[1]
+    assert f"killed 1 leftover process(es) of stubborn: {leftover}" in after

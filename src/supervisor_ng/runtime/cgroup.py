@@ -294,6 +294,22 @@ class CgroupTree:
             return cg
         raise OSError(errno.EBUSY, f"every cgroup of {stem} is occupied")
 
+    def adopt(self, pid: int, group: str, name: str) -> Optional[ProgramCgroup]:
+        """A process a former image of this daemon started (a hand-over by
+        exec): its cgroup, found where it runs, is known from now on as if
+        we had placed it (stop by cgroup, figures, OOM kills from now)."""
+        stem = cgroup_name(group, name)
+        where = own_cgroup(str(pid))
+        leaf = os.path.basename(where) if where else ""
+        if leaf != stem and not leaf.startswith(stem + "."):
+            return None
+        cg = ProgramCgroup(os.path.join(self.base, leaf), stem)
+        if not os.path.isdir(cg.path):
+            return None
+        self._current[stem] = cg
+        self.placed(pid, cg)
+        return cg
+
     def placed(self, pid: int, cg: ProgramCgroup) -> None:
         old = self._pid_of.get(cg.stem)
         if old is not None:

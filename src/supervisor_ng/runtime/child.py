@@ -142,6 +142,7 @@ class Process:
             "stdin_backlog": backlog.hex(),
             "held": {"stdout": self.stdout.held(), "stderr": self.stderr.held()},
             "liveness": self.liveness.hand_over(),
+            "tree_stop": self.tree_stop.hand_over(),
         }
         return saved, fds
 
@@ -172,6 +173,12 @@ class Process:
         if machine.pid:
             sv.reaper.watch(machine.pid, self._exited)
             sv.by_pid[machine.pid] = self
+            tree = cgroup.active()
+            if tree is not None and tree.of_pid(machine.pid) is None:
+                tree.adopt(machine.pid, self.config.group, self.config.name)
+        # Called off (the same daemon resumes), the stop's bookkeeping is still here.
+        if saved.get("tree_stop") is not None and not self.tree_stop.busy:
+            self.tree_stop.take_over(saved["tree_stop"])
         if saved.get("liveness") is not None:
             self.liveness.take_over(saved["liveness"])
         self._arm_timer()

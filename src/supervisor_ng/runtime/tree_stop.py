@@ -64,9 +64,11 @@ class TreeStop:
     def __init__(self, process: Process) -> None:
         self._process = process
         self._stop: _Stop | None = None  # the stop under way, until the main pid exits
-        self._leftovers: dict[int, psutil.Process] = {}  # waiting for their SIGKILL
+        # Waiting for their SIGKILL at a deadline (monotonic): processes by
+        # pid, cgroups by path.
+        self._leftovers: dict[int, tuple[psutil.Process, float]] = {}
         self._cg_stop: _CgroupStop | None = None
-        self._cg_leftovers: dict[str, cgroup.ProgramCgroup] = {}  # cgroups waiting for their SIGKILL
+        self._cg_leftovers: dict[str, tuple[cgroup.ProgramCgroup, float]] = {}
 
     def kill(self, pid: int, sig: int, whole_tree: bool, stopping: bool) -> None:
         """Send a ``Kill`` of the machine to ``pid`` (and, as configured, to
@@ -118,17 +120,65 @@ class TreeStop:
                     f"{self._process.config.name}: " + ", ".join(map(str, reached))
                 )
         if stop.members:
-            self._leftovers.update(stop.members)
+            self._leftovers.update((pid, (proc, stop.deadline)) for pid, proc in stop.members.items())
             host.call_at(stop.deadline, lambda: self._kill_leftovers(stop.members))
 
     def live_state(self) -> dict:
         """What this holds between a stop request and its last SIGKILL."""
         stop = self._stop or self._cg_stop
-        in_cgroups = [pid for cg in self._cg_leftovers.values() for pid in cg.pids()]
+        in_cgroups = [pid for cg, _deadline in self._cg_leftovers.values() for pid in cg.pids()]
         return {
             "stopping": None if stop is None else {"pid": stop.pid, "deadline": stop.deadline},
             "leftovers": sorted({*self._leftovers, *in_cgroups}),
         }
+
+    @property
+    def busy(self) -> bool:
+        return bool(self._stop or self._cg_stop or self._leftovers or self._cg_leftovers)
+
+    def hand_over(self) -> dict:
+        """The stop under way and the leftovers waiting for their SIGKILL, for
+        a hand-over by exec: processes by pid and start time (a pid may be
+        reused meanwhile), cgroups by path, deadlines as they stand
+        (CLOCK_MONOTONIC runs on across the exec)."""
+        stop, cg_stop = self._stop, self._cg_stop
+        return {
+            "stop": None if stop is None else {
+                "pid": stop.pid, "deadline": stop.deadline, "signalled": sorted(stop.signalled),
+                "members": [[pid, _started(proc)] for pid, proc in stop.members.items()],
+            },
+            "cg_stop": None if cg_stop is None else {
+                "pid": cg_stop.pid, "deadline": cg_stop.deadline, "signalled": sorted(cg_stop.signalled),
+                "path": cg_stop.cg.path, "stem": cg_stop.cg.stem,
+            },
+            "leftovers": [[pid, _started(proc), deadline] for pid, (proc, deadline) in self._leftovers.items()],
+            "cg_leftovers": [[cg.path, cg.stem, deadline] for cg, deadline in self._cg_leftovers.values()],
+        }  # fmt: skip
+
+    def take_over(self, saved: dict) -> None:
+        """In the new image: the stop goes on where it was, and each leftover
+        still alive gets its SIGKILL at its deadline."""
+        stop = saved.get("stop")
+        if stop is not None:
+            self._stop = _Stop(stop["pid"], stop["deadline"], _same_processes(stop["members"]),
+                               set(stop["signalled"]))  # fmt: skip
+        cg_stop = saved.get("cg_stop")
+        if cg_stop is not None:
+            cg = cgroup.ProgramCgroup(cg_stop["path"], cg_stop["stem"])
+            self._cg_stop = _CgroupStop(cg_stop["pid"], cg_stop["deadline"], cg, set(cg_stop["signalled"]))
+        batches: dict[float, dict[int, psutil.Process]] = {}
+        for pid, started, deadline in saved.get("leftovers", ()):
+            for found_pid, proc in _same_processes([[pid, started]]).items():
+                batches.setdefault(deadline, {})[found_pid] = proc
+                self._leftovers[found_pid] = (proc, deadline)
+        host = self._process.supervisor.host
+        for deadline, members in batches.items():
+            host.call_at(deadline, lambda members=members: self._kill_leftovers(members))
+        tree = cgroup.active()
+        for path, stem, deadline in saved.get("cg_leftovers", ()):
+            cg = cgroup.ProgramCgroup(path, stem)
+            if tree is not None and cg.populated():
+                self._watch_cgroup_leftovers(tree, cg, deadline)
 
     def _kill_cgroup(self, pid: int, sig: int, whole_tree: bool, cg: cgroup.ProgramCgroup) -> None:
         stop = self._cg_stop
@@ -167,8 +217,13 @@ class TreeStop:
                     f"sent {signame(config.stopsignal)} to {len(reached)} leftover process(es) of "
                     f"{config.name}: " + ", ".join(map(str, reached))
                 )
-        self._cg_leftovers[cg.path] = cg
-        timer = sv.host.call_at(stop.deadline, lambda: self._kill_cgroup_leftovers(cg))
+        self._watch_cgroup_leftovers(tree, cg, stop.deadline)
+
+    def _watch_cgroup_leftovers(self, tree: cgroup.CgroupTree, cg: cgroup.ProgramCgroup, deadline: float) -> None:
+        """``cgroup.kill`` at the deadline, unless the cgroup empties first."""
+        sv = self._process.supervisor
+        self._cg_leftovers[cg.path] = (cg, deadline)
+        timer = sv.host.call_at(deadline, lambda: self._kill_cgroup_leftovers(cg))
 
         def gone() -> None:
             timer.cancel()
@@ -221,3 +276,23 @@ class TreeStop:
                 + ", ".join(map(str, killed))
             )
 
+
+
+def _started(proc: psutil.Process) -> float:
+    try:
+        return proc.create_time()
+    except psutil.Error:
+        return 0.0
+
+
+def _same_processes(saved: list) -> dict[int, psutil.Process]:
+    """The processes of ``[[pid, start time], ...]`` that are still those."""
+    found: dict[int, psutil.Process] = {}
+    for pid, started in saved:
+        try:
+            proc = psutil.Process(pid)
+            if abs(proc.create_time() - started) < 0.01:
+                found[pid] = proc
+        except psutil.Error:
+            continue
+    return found

@@ -21,6 +21,8 @@ import pytest
 from supervisor_ng.config.loader import load
 from supervisor_ng.core.states import ProcessState as S
 from supervisor_ng.events.bus import SerialCounter
+from supervisor_ng.events.capture import BEGIN_TOKEN, END_TOKEN, Capture
+from supervisor_ng.logs.ansi import AnsiStripper
 from supervisor_ng.logs.journal import ChannelJournal
 from supervisor_ng.logs.rotating import RotatingFile
 from supervisor_ng.logs.syslog_out import SyslogLineWriter
@@ -284,6 +286,52 @@ async def partial_line_scenario() -> None:
 
 def test_partial_lines_held_in_python_are_carried() -> None:
     asyncio.run(partial_line_scenario())
+
+
+async def stream_state_scenario() -> None:
+    loop = asyncio.get_running_loop()
+    lines: list[str] = []
+    messages: list[bytes] = []
+
+    def channel() -> OutputChannel:
+        return OutputChannel("stdout", Destinations(
+            syslog=SyslogLineWriter("p", sink=lambda priority, text: lines.append(text)),
+            stripper=AnsiStripper(),
+            capture=Capture(1024),
+            on_message=messages.append,
+        ))  # fmt: skip
+
+    def hand_over(old: OutputChannel, fd: int) -> OutputChannel:
+        released, held = old.release(), json.loads(json.dumps(old.held()))
+        assert released == fd
+        new = channel()
+        new.hold(held)
+        new.attach(fd, loop)
+        old.close()
+        return new
+
+    read_end, write_end = os.pipe()
+    os.set_blocking(read_end, False)
+    first = channel()
+    first.attach(read_end, loop)
+    # An escape sequence cut after its ESC, then a capture-mode message cut
+    # in two: each goes on in the next image as if nothing happened.
+    os.write(write_end, b"x\x1b")
+    await until(lambda: first.destinations.stripper.hand_over()["held_esc"], "the ESC held back")
+    second = hand_over(first, read_end)
+    os.write(write_end, b"[1mbold\n" + BEGIN_TOKEN + b"mess")
+    await until(lambda: second.destinations.capture.capturing, "capture mode")
+    await until(lambda: lines == ["p xbold"], "the line without its escape sequence")
+    third = hand_over(second, read_end)
+    os.write(write_end, b"age" + END_TOKEN + b"after\n")
+    await until(lambda: messages == [b"message"], "the whole message")
+    await until(lambda: lines == ["p xbold", "p after"], "the line after the message")
+    third.close()
+    os.close(write_end)
+
+
+def test_ansi_and_capture_mode_are_carried() -> None:
+    asyncio.run(stream_state_scenario())
 
 
 LISTENER = (

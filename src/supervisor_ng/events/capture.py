@@ -72,6 +72,15 @@ class Capture:
             data = after
         return pieces
 
+    def hand_over(self) -> dict:
+        """Hand-over by exec: the mode, a token's start held back, the message so far."""
+        return {"capturing": self.capturing, "pending": self._pending.hex(), "kept": self._kept.hex()}
+
+    def take_over(self, saved: dict) -> None:
+        self.capturing = bool(saved["capturing"])
+        self._pending = bytes.fromhex(saved["pending"])
+        self._kept = bytes.fromhex(saved["kept"])
+
     def flush(self) -> list[Piece]:
         """The stream ended: what was held back was not a token after all.
         A message never ended is lost (as in stock); the next stream starts

@@ -60,6 +60,14 @@ class AnsiStripper:
         out.append(tail)
         return b"".join(out)
 
+    def hand_over(self) -> dict:
+        """Hand-over by exec: inside a sequence, or an ESC held back."""
+        return {"in_sequence": self._in_sequence, "held_esc": self._held_esc}
+
+    def take_over(self, saved: dict) -> None:
+        self._in_sequence = bool(saved["in_sequence"])
+        self._held_esc = bool(saved["held_esc"])
+
     def flush(self) -> bytes:
         """What is held back at end of stream (a trailing bare ESC)."""
         self._in_sequence = False

@@ -105,17 +105,26 @@ class OutputChannel:
         journal and syslog, what waits for a log FIFO's reader), taken from
         here, as :meth:`hold` takes them back."""
         dest = self.destinations
-        return {
+        held: dict = {
             name: writer.hand_over().hex()
             for name, writer in (("journal", dest.journal), ("syslog", dest.syslog), ("logfile", dest.logfile))
             if writer is not None
         }
+        # Where the stream's own state stands: a capture-mode message or a
+        # token's start, an escape sequence cut between two reads.
+        for name, state in (("capture", dest.capture), ("stripper", dest.stripper)):
+            if state is not None:
+                held[name] = state.hand_over()
+        return held
 
     def hold(self, held: dict) -> None:
         dest = self.destinations
         for name, writer in (("journal", dest.journal), ("syslog", dest.syslog)):
             if writer is not None and held.get(name):
                 writer.take_over(bytes.fromhex(held[name]))
+        for name, state in (("capture", dest.capture), ("stripper", dest.stripper)):
+            if state is not None and held.get(name):
+                state.take_over(held[name])
         if dest.logfile is not None and held.get("logfile"):
             dest.logfile.write(bytes.fromhex(held["logfile"]))  # queued again behind nothing
 

@@ -9,7 +9,7 @@ import sys
 
 from tests.integration.test_handover_state import CHATTY
 
-HAND_OVERS = 3
+HAND_OVERS = 20  # the issue: twenty in a row, a chatty writer running throughout
 
 
 def _info(daemon) -> dict:

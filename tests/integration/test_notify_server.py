@@ -9,6 +9,8 @@ import sys
 import time
 from typing import Any, Optional
 
+import psutil
+
 from supervisor_ng.runtime.faults import Faults
 from supervisor_ng.runtime.notify_server import PER_TURN, NotifyServer, parse_message
 
@@ -89,18 +91,24 @@ def test_grandchild_is_matched_to_its_program_and_a_stranger_is_dropped() -> Non
     async def body() -> None:
         owners: dict[int, Owner] = {}
         server, log = make(owners)
-        # The main process waits for its own child, which sends.
-        main = child(server, "import subprocess\nsubprocess.run([sys.executable, '-c', %r])" % (SEND + "send('STATUS=from below')"))
+        # The main process waits for its own child, which sends and stays
+        # (a sender is matched by its ancestry in /proc: one already gone by
+        # the time the loop reads its datagram cannot be, which a loaded
+        # machine made happen here).
+        grandchild = SEND + "send('STATUS=from below')\nimport time\ntime.sleep(60)"
+        main = child(server, f"import subprocess\nsubprocess.run([sys.executable, '-c', {grandchild!r}])")
         owner = owners[main.pid] = Owner("web")
-        stranger = child(server, "send('READY=1')")
+        stranger = child(server, "import time\nsend('READY=1')\ntime.sleep(60)")
         try:
             await until(lambda: owner.got and server.dropped)
-            await asyncio.get_running_loop().run_in_executor(None, main.wait)
-            await asyncio.get_running_loop().run_in_executor(None, stranger.wait)
             assert [f for _, f in owner.got] == [{"STATUS": "from below"}]
             assert owner.got[0][0] != main.pid
             assert any(f"pid {stranger.pid}, which belongs to no program" in line for line in log.lines)
         finally:
+            for proc in [*psutil.Process(main.pid).children(), main, stranger]:
+                proc.kill()
+            main.wait()
+            stranger.wait()
             server.close()
 
     run(body)

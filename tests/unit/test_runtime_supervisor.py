@@ -261,3 +261,24 @@ def test_autostart_of_a_big_group_goes_in_slices(tmp_path, closing):
     assert len(host.spawned) == 300
     assert seen_at and 0 < seen_at[0] < 300
     assert [r.argv for _pid, r in host.spawned] == [["/bin/sleep", "100"]] * 300
+
+
+def test_autostart_of_many_groups_goes_in_slices_in_one_task(tmp_path, closing):
+    """Hundreds of one-program groups (the usual config at scale) start in
+    slices too, in their order: a callback scheduled meanwhile runs before
+    the last spawn."""
+    sv, host, waitpid, log = make_supervisor(tmp_path, "")
+    closing.append(sv)
+    conf = tmp_path / "many.conf"
+    conf.write_text(
+        f"[supervisord]\nlogfile={tmp_path}/sd.log\nchildlogdir={tmp_path}\n"
+        + "".join(program(f"p{i:03d}", command=f"/bin/sleep {i}") for i in range(300))
+    )
+    groups = [sv.add_group(g, start=False) for g in load(str(conf)).groups]
+    seen_at: list[int] = []
+    sv.autostart(groups)
+    assert len(asyncio.all_tasks(sv.loop)) == 1
+    sv.loop.call_soon(lambda: seen_at.append(len(host.spawned)))
+    settle(sv)
+    assert [r.argv for _pid, r in host.spawned] == [["/bin/sleep", str(i)] for i in range(300)]
+    assert seen_at and 0 < seen_at[0] < 300

@@ -1,15 +1,15 @@
-"""HTTP/1.1 on asyncio: what the control sockets need, and nothing else.
+"""HTTP/1.1 on asyncio for the control sockets, with h11 doing the protocol.
 
 The control plane serves a handful of routes to XML-RPC clients, browsers,
 ``curl`` and Prometheus: requests with a small head and at most a body of
 XML or JSON, answers whole or streamed (log tails, the page's event
-stream).  aiohttp did this before, but importing it costs ~12 MiB of
+stream).  aiohttp did this before, but importing it cost ~10 MiB of
 resident memory (its package imports its client as well) and ~0.1 s of
-start-up, more than the rest of the daemon; this module is the part of a
-web server the daemon uses: one connection = one task reading requests in
-turn (keep-alive, pipelining), bodies by ``Content-Length`` or chunked,
-``Expect: 100-continue``, answers with a length or chunked, backpressure
-both ways, an idle timeout, and a graceful shutdown.
+start-up, a third of the daemon at rest.  h11 parses and frames (heads,
+Content-Length or chunked bodies, keep-alive rules, ``100 Continue``);
+this module is the asyncio side: one task per connection answering its
+requests in turn, backpressure both ways, an idle timeout, lingering on an
+unread body, and a graceful shutdown.
 
 A handler is ``async def handle(request) -> StreamResponse``; it may raise
 :class:`HTTPException`.  When the client goes away, the handler's task is
@@ -33,7 +33,6 @@ import h11
 MAX_HEAD = 64 * 1024  # request line and headers
 LINGER = 10.0  # seconds an answered request's unread body is still read and dropped
 _READ_HIGH = 256 * 1024  # pause reading above this much unread
-_READ_LOW = 64 * 1024
 
 
 class Headers(MutableMapping):
@@ -70,9 +69,6 @@ class Headers(MutableMapping):
             self._fields[key] = (self._fields[key][0], f"{self._fields[key][1]}, {value}")
         else:
             self._fields[key] = (name, value)
-
-    def encode(self) -> bytes:
-        return "".join(f"{name}: {value}\r\n" for name, value in self._fields.values()).encode("latin-1")
 
 
 class HTTPException(Exception):

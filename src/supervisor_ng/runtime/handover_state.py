@@ -143,9 +143,8 @@ def adopt_generation(supervisor: Supervisor, state: dict) -> None:
             outdated.append((name, group))
     sv.dependencies.forget()
     sv.faults.run("taking over the dependency waiters", sv.dependencies.take_over, state["dependencies"])
-    for group in list(sv.groups.values()):
-        if all(group is not g for _, g in outdated):
-            group.autostart()  # spawns the old daemon had not made yet, if any
+    # Spawns the old daemon had not made yet, if any.
+    sv.autostart([group for group in sv.groups.values() if all(group is not g for _, g in outdated)])
     added = [g for g in sv.config.groups if g.name not in sv.groups]
     sv.background("applying the config after the hand-over", _update(sv, outdated, added))
 

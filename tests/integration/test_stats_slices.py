@@ -14,6 +14,7 @@ from supervisor_ng.http import metrics
 from supervisor_ng.rpc.marshalling import EncodedStruct, dump_response
 from supervisor_ng.rpc.stats_api import StatsNamespace, process_stats
 from supervisor_ng.runtime.resources import ResourceSampler
+from tests.unit.test_cgroup_figures import StatsRegistry
 
 MANY = 300
 
@@ -89,19 +90,6 @@ def test_get_all_process_stats_yields_and_answers_the_same_bytes():
     assert dump_response(answer) == dump_response(plain)
 
 
-class _Registry:
-    def __init__(self, procs: list[dict[str, Any]]) -> None:
-        self.procs = procs
-
-    async def call(self, name: str, params: list) -> object:
-        if name == "ng.getDaemonStats":
-            return {
-                "version": "x", "supervisor_version": "4.3.0", "identification": "s",
-                "statename": "RUNNING", "pid": 1, "start": 0, "cpu_seconds": 0.5, "rss_kb": 2,
-            }
-        return self.procs
-
-
 def _stats(i: int) -> dict[str, Any]:
     return {
         "name": f"p{i:04d}", "group": f"g{i % 7}", "state": 20, "statename": "RUNNING",
@@ -115,7 +103,7 @@ def _stats(i: int) -> dict[str, Any]:
 
 def test_metrics_render_yields_and_keeps_every_family_in_process_order():
     procs = [_stats(i) for i in range(1000)]
-    text, ran = asyncio.run(_turns_during(lambda: metrics.render(_Registry(procs))))  # type: ignore[arg-type]
+    text, ran = asyncio.run(_turns_during(lambda: metrics.render(StatsRegistry(procs))))  # type: ignore[arg-type]
     assert ran > 1
     lines = text.splitlines()
     names = [f'{{group="{p["group"]}",name="{p["name"]}"}}' for p in procs]

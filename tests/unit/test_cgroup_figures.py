@@ -99,7 +99,9 @@ def test_figures_not_measured_are_minus_one(tree, monkeypatch):
     assert cgroup_stats("hog", "hog", plain) == stats
 
 
-class _Registry:
+class StatsRegistry:
+    """A registry double answering the two ng.* calls /metrics makes."""
+
     def __init__(self, procs: list[dict]) -> None:
         self.procs = procs
 
@@ -126,7 +128,7 @@ def _proc(name: str, **figures: int) -> dict:
 
 def test_metrics_show_cgroup_figures_only_where_measured():
     procs = [_proc("hog", memory_peak_kb=2048, io_read_kb=1, io_write_kb=2, oom_kills=1), _proc("plain")]
-    text = asyncio.run(metrics.render(_Registry(procs)))  # type: ignore[arg-type]
+    text = asyncio.run(metrics.render(StatsRegistry(procs)))  # type: ignore[arg-type]
     assert 'supervisor_process_memory_peak_bytes{group="hog",name="hog"} 2097152' in text
     assert 'supervisor_process_io_write_bytes_total{group="hog",name="hog"} 2048' in text
     assert 'supervisor_process_oom_kills{group="hog",name="hog"} 1' in text

@@ -6,6 +6,10 @@ the same to people who know it.
 
 from __future__ import annotations
 
+from typing import Any
+
+from . import codes
+
 USAGE = """\
 supervisorctl -- control applications run by supervisord from the cmd line.
 
@@ -117,3 +121,14 @@ NG_TOPICS = {
         "\t\t\t(an upgrade) without restarting any program"
     ),
 }
+
+
+def no_arguments(ctl: Any, action: str, arg: str) -> bool:
+    """True when ``arg`` is empty; otherwise say that ``action`` takes none,
+    with its help, and fail the command (as stock does)."""
+    if not arg:
+        return True
+    ctl.output(f"Error: {action} accepts no arguments")
+    ctl.exitstatus = codes.GENERIC
+    ctl.output(TOPICS[action] if action in TOPICS else NG_TOPICS[action])
+    return False

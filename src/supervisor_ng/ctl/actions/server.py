@@ -7,7 +7,7 @@ from typing import Any
 
 from ...rpc.faults import Faults
 from .. import codes
-from ..helptext import NG_TOPICS, TOPICS
+from ..helptext import no_arguments
 from ..wire import Fault
 
 
@@ -18,10 +18,7 @@ def _confirmed(ctl: Any, question: str) -> bool:
 
 
 def shutdown(ctl: Any, arg: str) -> None:
-    if arg:
-        ctl.output("Error: shutdown accepts no arguments")
-        ctl.exitstatus = codes.GENERIC
-        ctl.output(TOPICS["shutdown"])
+    if not no_arguments(ctl, "shutdown", arg):
         return
     if not _confirmed(ctl, "Really shut the remote supervisord process down y/N? "):
         return
@@ -46,10 +43,7 @@ def shutdown(ctl: Any, arg: str) -> None:
 
 
 def reload(ctl: Any, arg: str) -> None:
-    if arg:
-        ctl.output("Error: reload accepts no arguments")
-        ctl.exitstatus = codes.GENERIC
-        ctl.output(TOPICS["reload"])
+    if not no_arguments(ctl, "reload", arg):
         return
     if not _confirmed(ctl, "Really restart the remote supervisord process y/N? "):
         return
@@ -66,10 +60,7 @@ def reload(ctl: Any, arg: str) -> None:
 
 def reexec(ctl: Any, arg: str) -> None:
     """Ours: ng.reexec(), the daemon's hand-over to its binary on disk."""
-    if arg:
-        ctl.output("Error: reexec accepts no arguments")
-        ctl.exitstatus = codes.GENERIC
-        ctl.output(NG_TOPICS["reexec"])
+    if not no_arguments(ctl, "reexec", arg):
         return
     try:
         ctl.supervisor("ng").reexec()
@@ -84,10 +75,7 @@ def reexec(ctl: Any, arg: str) -> None:
 
 
 def version(ctl: Any, arg: str) -> None:
-    if arg:
-        ctl.output("Error: version accepts no arguments")
-        ctl.exitstatus = codes.GENERIC
-        ctl.output(TOPICS["version"])
+    if not no_arguments(ctl, "version", arg):
         return
     if not ctl.upcheck():
         return

@@ -8,17 +8,8 @@ from ... import update_plan
 from ...names import make_namespec
 from ...rpc.faults import Faults
 from .. import codes
-from ..helptext import TOPICS
+from ..helptext import no_arguments
 from ..wire import Fault
-
-
-def _no_arguments(ctl: Any, action: str, arg: str) -> bool:
-    if not arg:
-        return True
-    ctl.output(f"Error: {action} accepts no arguments")
-    ctl.exitstatus = codes.GENERIC
-    ctl.output(TOPICS[action])
-    return False
 
 
 def _avail_line(info: dict[str, Any]) -> str:
@@ -30,7 +21,7 @@ def _avail_line(info: dict[str, Any]) -> str:
 
 
 def avail(ctl: Any, arg: str) -> None:
-    if not _no_arguments(ctl, "avail", arg):
+    if not no_arguments(ctl, "avail", arg):
         return
     try:
         infos = ctl.supervisor().getAllConfigInfo()
@@ -59,7 +50,7 @@ def _dependencies(ctl: Any) -> dict[str, list[str]]:
 
 
 def reread(ctl: Any, arg: str) -> None:
-    if not _no_arguments(ctl, "reread", arg):
+    if not no_arguments(ctl, "reread", arg):
         return
     try:
         result = ctl.supervisor().reloadConfig()

@@ -28,6 +28,13 @@ def _snapshot(daemon) -> dict[str, tuple[int, int, str]]:
     return {p["name"]: (p["pid"], p["start"], p["statename"]) for p in daemon.rpc.supervisor.getAllProcessInfo()}
 
 
+def _running(daemon_factory) -> tuple:
+    """A daemon with PROGRAMS all RUNNING, what it shows of them, its pid."""
+    daemon = daemon_factory(PROGRAMS)
+    daemon.wait_all(("RUNNING",), timeout=30.0)
+    return daemon, _snapshot(daemon), daemon.pid
+
+
 def _handed_over(daemon) -> bool:
     return "handed over to itself" in daemon.read_log()
 
@@ -42,10 +49,7 @@ def _check_same(daemon, before: dict, daemon_pid: int) -> None:
 
 
 def test_reexec_over_rpc_keeps_daemon_and_programs(daemon_factory):
-    daemon = daemon_factory(PROGRAMS)
-    daemon.wait_all(("RUNNING",), timeout=30.0)
-    before = _snapshot(daemon)
-    daemon_pid = daemon.pid
+    daemon, before, daemon_pid = _running(daemon_factory)
     assert daemon.rpc.ng.reexec() is True
     # At once, most likely while the new image starts: the kept socket holds
     # the connection in its backlog and the stock client gets its answer.
@@ -59,10 +63,7 @@ def test_reexec_over_rpc_keeps_daemon_and_programs(daemon_factory):
 
 
 def test_supervisorctl_reexec(daemon_factory):
-    daemon = daemon_factory(PROGRAMS)
-    daemon.wait_all(("RUNNING",), timeout=30.0)
-    before = _snapshot(daemon)
-    daemon_pid = daemon.pid
+    daemon, before, daemon_pid = _running(daemon_factory)
     result = daemon.ctl("reexec", client="ours")
     assert result.returncode == 0, result
     assert result.stdout.strip() == "reexec: handed over"
@@ -98,10 +99,7 @@ def test_refused_dry_run_disturbs_nothing(daemon_factory, tmp_path, monkeypatch)
         """,
     )
     monkeypatch.setenv("SUPERVISOR_NG_HANDOVER_BINARY", refuser)
-    daemon = daemon_factory(PROGRAMS)
-    daemon.wait_all(("RUNNING",), timeout=30.0)
-    before = _snapshot(daemon)
-    daemon_pid = daemon.pid
+    daemon, before, daemon_pid = _running(daemon_factory)
     with pytest.raises(xmlrpc.client.Fault) as raised:
         daemon.rpc.ng.reexec()
     assert raised.value.faultCode == 30
@@ -114,10 +112,7 @@ def test_refused_dry_run_disturbs_nothing(daemon_factory, tmp_path, monkeypatch)
 
 
 def test_config_that_no_longer_loads_refuses(daemon_factory):
-    daemon = daemon_factory(PROGRAMS)
-    daemon.wait_all(("RUNNING",), timeout=30.0)
-    before = _snapshot(daemon)
-    daemon_pid = daemon.pid
+    daemon, before, daemon_pid = _running(daemon_factory)
     daemon.conf.write_text(daemon.conf.read_text() + "\n[program:broken]\n")
     with pytest.raises(xmlrpc.client.Fault) as raised:
         daemon.rpc.ng.reexec()
@@ -136,10 +131,7 @@ def test_failed_exec_keeps_running(daemon_factory, tmp_path, monkeypatch):
         """,
     )
     monkeypatch.setenv("SUPERVISOR_NG_HANDOVER_BINARY", vanishing)
-    daemon = daemon_factory(PROGRAMS)
-    daemon.wait_all(("RUNNING",), timeout=30.0)
-    before = _snapshot(daemon)
-    daemon_pid = daemon.pid
+    daemon, before, daemon_pid = _running(daemon_factory)
     assert daemon.rpc.ng.reexec() is True
     daemon.wait_until(lambda: "hand-over failed" in daemon.read_log(), timeout=30.0, what="the failed exec logged")
     _still_the_same(daemon, before, daemon_pid)

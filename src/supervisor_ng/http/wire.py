@@ -129,15 +129,8 @@ class Body:
     def done(self) -> bool:
         return self._done and not self._pending
 
-    async def read(self, size: int = -1) -> bytes:
-        """Up to ``size`` bytes (everything with -1); b"" at the end."""
-        if size < 0:
-            parts = []
-            while True:
-                part = await self.read(1 << 16)
-                if not part:
-                    return b"".join(parts)
-                parts.append(part)
+    async def read(self, size: int) -> bytes:
+        """Up to ``size`` bytes (at least 1); b"" at the end."""
         while not self._pending and not self._done:
             self._conn.continue_if_waited_for()
             event = await self._conn.next_event()
@@ -154,11 +147,10 @@ class Body:
 class Request:
     """One request: its head, parsed, and its body as a stream (``content``)."""
 
-    def __init__(self, conn: _Connection, method: str, target: str, version: tuple[int, int], headers: Headers) -> None:
+    def __init__(self, conn: _Connection, method: str, target: str, headers: Headers) -> None:
         self._conn = conn
         self.method = method
         self.raw_path = target
-        self.version = version
         self.headers = headers
         path, _, query = target.partition("?")
         self.path = unquote(path)
@@ -540,8 +532,7 @@ class _Connection(asyncio.Protocol):
         headers = Headers()
         for name, value in event.headers:
             headers.add(name.decode("latin-1"), value.decode("latin-1"))
-        version = (1, 1) if event.http_version == b"1.1" else (1, 0)
-        return Request(self, event.method.decode("ascii"), target, version, headers)
+        return Request(self, event.method.decode("ascii"), target, headers)
 
     async def _answer(self, request: Request) -> bool:
         """Handle and answer one request; False to close the connection."""

@@ -13,7 +13,7 @@ import os
 import platform
 import tempfile
 from collections.abc import Mapping
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Optional, Union
 
 from . import datatypes as dt
 from . import dependencies, rpc_plugins
@@ -61,6 +61,9 @@ def load(
     text = read_text(path)
     doc = IniDocument()
     doc.read(path, text)
+    # The daemon's view of [supervisorctl] is supervisorctl's: the main file
+    # alone, so it is taken before the includes are read into the document.
+    ctl = _ctl_for_daemon(doc, here, environ)
     included = _read_includes(doc, here, env_vars, messages)
 
     if not doc.has_section("supervisord"):
@@ -81,7 +84,9 @@ def load(
         if section.startswith("ctlplugin:"):
             messages.warn(f"[{section}]: supervisorctl plugins are unsupported, skipped")
 
-    ctl = _ctl_config_for_daemon(path, text, here, environ, messages)
+    if isinstance(ctl, ConfigError):
+        messages.warn(f"Ignoring the [supervisorctl] section: {ctl}")
+        ctl = None
     return Config(
         path=path,
         here=here,
@@ -328,18 +333,15 @@ def _http_servers(doc: IniDocument, here: str, env_vars: dict) -> list[HttpServe
     return unix + inet
 
 
-def _ctl_config_for_daemon(
-    path: str, text: str, here: str, environ: Mapping[str, str], messages: Messages
-) -> Optional[SupervisorctlConfig]:
+def _ctl_for_daemon(
+    doc: IniDocument, here: str, environ: Mapping[str, str]
+) -> Union[SupervisorctlConfig, ConfigError, None]:
     # supervisord itself never reads [supervisorctl]; a problem there must not
-    # stop the daemon, so it becomes a warning.
-    doc = IniDocument()
-    doc.read(path, text)
+    # stop the daemon, so the error is returned, to become a warning.
     try:
         return _ctl_from_doc(doc, here, environ)
     except ConfigError as exc:
-        messages.warn(f"Ignoring the [supervisorctl] section: {exc}")
-        return None
+        return exc
 
 
 def _ctl_from_doc(

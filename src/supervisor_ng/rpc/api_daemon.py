@@ -88,23 +88,23 @@ class DaemonMethods(ApiPart):
         self._control().shutdown()
         return True
 
-    def restart(self) -> bool:
+    async def restart(self) -> bool:
         """Stop every process, read the configuration again and start afresh
         in the same daemon process.
 
         @return boolean result  True, or CANT_REREAD if the file has an error
         """
-        self._control().restart()
+        await self._control().restart()
         return True
 
-    def reloadConfig(self) -> list[list[list[str]]]:
+    async def reloadConfig(self) -> list[list[list[str]]]:
         """Read the configuration file again and tell how it differs from the
         groups now active.  Nothing is started or stopped: use
         addProcessGroup / removeProcessGroup (supervisorctl update) for that.
 
         @return array result  [[added, changed, removed]], each a list of group names
         """
-        added, changed, removed = self._control().reload_config()
+        added, changed, removed = await self._control().reload_config()
         return [[added, changed, removed]]
 
     def addProcessGroup(self, name: str) -> bool:

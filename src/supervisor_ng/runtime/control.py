@@ -144,26 +144,19 @@ class Control:
     def shutdown(self) -> None:
         self.sv.request_shutdown()
 
-    def restart(self) -> None:
-        new = self._load(log_refusal=True)
-        self.sv.request_restart(new)
-
-    def _load(self, log_refusal: bool = False) -> Any:
-        from ..config.loader import load
-
+    async def restart(self) -> None:
         try:
-            return load(self.sv.config.path, overrides=self.sv.overrides)
+            await self.sv.restart_with_new_config()
         except ConfigError as exc:
-            if log_refusal:
-                # Restarting into a config that cannot be read would end the
-                # daemon; refuse and keep running what runs.
-                self.sv.log.error(f"not restarting, the config file has an error: {exc}")
             raise RPCError(Faults.CANT_REREAD, exc) from None
 
-    def reload_config(self) -> tuple[list[str], list[str], list[str]]:
+    async def reload_config(self) -> tuple[list[str], list[str], list[str]]:
         """Read the config again; (added, changed, removed) group names."""
-        new = self._load()
         sv = self.sv
+        try:
+            new = await sv.config_reader.read()
+        except ConfigError as exc:
+            raise RPCError(Faults.CANT_REREAD, exc) from None
         sv.config = new
         active = {name: group.config for name, group in sv.groups.items()}
         wanted = {g.name for g in new.groups}

@@ -8,6 +8,7 @@ re-read file, as stock supervisord does.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 from collections.abc import Coroutine, Iterable
@@ -15,7 +16,7 @@ from typing import Any, Optional
 
 import psutil
 
-from ..config.loader import default_serverurl, load
+from ..config.loader import default_serverurl
 from ..config.model import AUTO, Config, ConfigError, GroupConfig, ProcessConfig
 from ..core.process import describe_wait_status
 from ..core.states import STOPPED_STATES, ProcessState, SupervisorState
@@ -24,6 +25,7 @@ from ..events.bus import EventBus, SerialCounter
 from ..events.ticks import TickTimer
 from . import cgroup
 from .child import Process
+from .config_reading import ConfigReader
 from .dependencies import Dependencies
 from .dispatch import Predicate, StateDispatch
 from .faults import Faults
@@ -116,6 +118,7 @@ class Supervisor:
         self.config = config
         self.log = log
         self.overrides = overrides or {}
+        self.config_reader = ConfigReader(config.path, self.overrides)
         self.base_env = dict(os.environ if base_env is None else base_env)
         self.state = SupervisorState.RUNNING
         self.groups: dict[str, ProcessGroup] = {}
@@ -236,6 +239,7 @@ class Supervisor:
             for group in self.groups.values():
                 group.close()
             self.reaper.uninstall()
+            self.config_reader.close()
             cgroup.close()  # issue 17: the daemon exits with os._exit, no atexit
         return reason
 
@@ -277,6 +281,23 @@ class Supervisor:
             self.state = SupervisorState.RESTARTING
             self._finish("restart")
 
+    async def restart_with_new_config(self) -> None:
+        """Restart into the config file as it is now, or, when it has an
+        error, log it and keep running what runs (ConfigError is raised for
+        the caller to report too)."""
+        try:
+            new_config = await self.config_reader.read()
+        except ConfigError as exc:
+            # Stopping everything for a config we cannot run would leave
+            # nothing running; keep the current generation instead.
+            self.log.error(f"not restarting, the config file has an error: {exc}")
+            raise
+        self.request_restart(new_config)
+
+    async def _restart_on_sighup(self) -> None:
+        with contextlib.suppress(ConfigError):  # logged; nobody else to tell
+            await self.restart_with_new_config()
+
     def _finish(self, reason: str) -> None:
         if self._done is not None and not self._done.done():
             self._done.set_result(reason)
@@ -297,14 +318,7 @@ class Supervisor:
                 self.log.warn(f"ignored {name} indicating restart request (shutdown in progress)")
                 return
             self.log.warn(f"received {name} indicating restart request")
-            try:
-                new_config = load(self.config.path, overrides=self.overrides)
-            except ConfigError as exc:
-                # Stopping everything for a config we cannot run would leave
-                # nothing running; keep the current generation instead.
-                self.log.error(f"not restarting, the config file has an error: {exc}")
-                return
-            self.request_restart(new_config)
+            self.background("the restart on SIGHUP", self._restart_on_sighup())
         elif sig == signal.SIGUSR2:
             self.log.info(f"received {name} indicating log reopen request")
             self.log.reopen()

@@ -9,9 +9,11 @@ sent to one by mistake can only fail with ESRCH.
 from __future__ import annotations
 
 import asyncio
+import gc
 import heapq
 import itertools
 import os
+import weakref
 from pathlib import Path
 from typing import Any, Callable, Optional
 
@@ -282,3 +284,41 @@ def test_autostart_of_many_groups_goes_in_slices_in_one_task(tmp_path, closing):
     settle(sv)
     assert [r.argv for _pid, r in host.spawned] == [["/bin/sleep", str(i)] for i in range(300)]
     assert seen_at and 0 < seen_at[0] < 300
+
+
+@pytest.fixture
+def unfrozen():
+    yield
+    gc.unfreeze()
+
+
+def test_groups_are_frozen_once_they_settle_and_removed_ones_are_collected(tmp_path, closing, unfrozen):
+    """A second after the groups stop changing, their objects are frozen
+    (the collector's full passes skip them).  Removing a few of many keeps
+    them frozen; once the removed ones outgrow a quarter of what lives, a
+    full pass collects them."""
+    sv, host, waitpid, log = make_supervisor(tmp_path, "")
+    closing.append(sv)
+    conf = tmp_path / "many.conf"
+    conf.write_text(
+        f"[supervisord]\nlogfile={tmp_path}/sd.log\nchildlogdir={tmp_path}\n"
+        + "".join(program(f"p{i}", autostart="false") for i in range(8))
+    )
+    gc.unfreeze()
+    sv.autostart([sv.add_group(g, start=False) for g in load(str(conf)).groups])
+    settle(sv)
+    first = weakref.ref(proc(sv, "p0"))
+    host.advance(0.5)
+    assert gc.get_freeze_count() == 0
+    host.advance(0.6)
+    assert gc.get_freeze_count() > 0
+    assert any("groups settled" in line for line in log.lines)
+
+    sv.remove_group("p0")  # 1 of 8: stays frozen (its group and process hold each other)
+    host.advance(1.1)
+    assert first() is not None
+    second = weakref.ref(proc(sv, "p1"))
+    for name in ("p1", "p2"):
+        sv.remove_group(name)  # 3 removed against 5 living: a full pass
+    host.advance(1.1)
+    assert first() is None and second() is None

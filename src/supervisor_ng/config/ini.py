@@ -69,6 +69,9 @@ class IniDocument:
         self._option_at: dict[tuple[str, str], tuple[str, int]] = {}
         self._first_file: Optional[str] = None
         self._values: dict[str, dict[str, str]] = {}
+        # Files read whose positions are not recorded yet: only an error
+        # message needs them, and the walk costs as much as the parse.
+        self._unlocated: list[tuple[str, str]] = []
 
     def read(self, path: str, text: str) -> None:
         if self._first_file is None:
@@ -89,7 +92,7 @@ class IniDocument:
                 f"syntax error in file {path!r}, line {lineno}: {bad!r} is neither "
                 "a [section] header nor a 'name = value' option"
             ) from None
-        self._record_locations(path, text)
+        self._unlocated.append((path, text))
 
     def _record_locations(self, path: str, text: str) -> None:
         # The same walk configparser._read does, keeping only positions.
@@ -144,6 +147,9 @@ class IniDocument:
 
     def where(self, section: str, option: Optional[str] = None) -> tuple[str, Optional[int]]:
         """(file, line) of an option, else of the section header."""
+        for path, text in self._unlocated:
+            self._record_locations(path, text)
+        self._unlocated.clear()
         if option is not None:
             for sect in (section, self.parser.default_section):
                 found = self._option_at.get((sect, option))

@@ -24,7 +24,7 @@ from .http.server import ControlPlane, ControlSocketError
 from .logs import journal
 from .logs.mainlog import MainLog
 from .logs.paths import clean_auto_logs
-from .runtime import handover, startup
+from .runtime import handover, signals, startup
 from .runtime.faults import Faults
 from .runtime.notify_server import NotifyServer
 from .runtime.reaper import Reaper
@@ -143,7 +143,7 @@ class Daemon:
         # Installed once for the daemon's whole life: a second SIGTERM while
         # shutting down, or one between generations, must not kill us.
         for sig in HANDLED_SIGNALS:
-            loop.add_signal_handler(sig, self._on_signal, sig)
+            signals.add(loop, sig, self._on_signal, sig)
         self.systemd.start(loop)
         notify.start(loop)
         try:

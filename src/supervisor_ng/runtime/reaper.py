@@ -14,6 +14,7 @@ import os
 import signal
 from typing import Callable, Optional
 
+from . import signals
 from .faults import Faults
 
 ExitCallback = Callable[[int, int], None]  # (pid, wait status)
@@ -52,17 +53,15 @@ class Reaper:
     def install(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
         self._scheduled = False
-        loop.add_signal_handler(signal.SIGCHLD, self._wake)
+        signals.add(loop, signal.SIGCHLD, self._wake)
         # A child may have exited before the handler existed.
         self._wake(signalled=False)
 
     def _wake(self, signalled: bool = True) -> None:
-        # asyncio queues one callback per SIGCHLD it read from its self-pipe.
-        # Reaping (and respawning) once per signal let a program that dies as
-        # fast as it starts queue thousands of reaps in one loop iteration,
+        # Reaping (and respawning) once per SIGCHLD let a program that dies
+        # as fast as it starts queue thousands of reaps in one loop iteration,
         # each forking more children: the loop never reached its selector
-        # again, the self-pipe filled up and later signals (SIGTERM too) were
-        # dropped.  One waitpid sweep per loop iteration serves them all.
+        # again.  One waitpid sweep per loop iteration serves them all.
         self._signalled = self._signalled or signalled
         if not self._scheduled and self._loop is not None:
             self._scheduled = True
@@ -87,7 +86,7 @@ class Reaper:
 
     def uninstall(self) -> None:
         if self._loop is not None:
-            self._loop.remove_signal_handler(signal.SIGCHLD)
+            signals.remove(self._loop, signal.SIGCHLD)
             self._loop = None
 
     def watch(self, pid: int, callback: ExitCallback) -> None:

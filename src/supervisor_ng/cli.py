@@ -7,12 +7,10 @@ exits 2; scripts and operators know that shape, so click's own is replaced.
 from __future__ import annotations
 
 import sys
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
-import click
-
-HELP_OPTIONS = ["-h", "--help", "-?"]
-
+if TYPE_CHECKING:
+    import click
 
 def usage_error(prog: str, message: str) -> NoReturn:
     sys.stderr.write(f"Error: {message}\nFor help, use {prog} -h\n")
@@ -21,6 +19,8 @@ def usage_error(prog: str, message: str) -> NoReturn:
 
 def run_click(command: click.Command, prog: str, args: list[str] | None = None) -> None:
     """Run ``command`` with click's parsing but stock-shaped usage errors."""
+    import click  # supervisorctl's; the daemon, which imports this module too, has no use for it
+
     try:
         command.main(args=args, prog_name=prog, standalone_mode=False)
     except click.UsageError as exc:

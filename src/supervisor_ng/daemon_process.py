@@ -17,6 +17,7 @@ import resource
 import signal
 from typing import TYPE_CHECKING, Any, Optional
 
+from . import lazy_import
 from .cli import usage_error
 from .config.model import Config
 from .events.bus import SerialCounter
@@ -225,6 +226,7 @@ class Daemon:
         if os.getuid() != 0:
             usage_error(PROG, "Can't drop privilege as nonroot user")
         assert sd.gid is not None
+        lazy_import.preload()
         try:
             try:
                 # The passwd name, also for user=<uid>: groups list members by name.

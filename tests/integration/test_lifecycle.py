@@ -293,12 +293,14 @@ def test_exit_signals_stop_everything_and_exit_zero(tmp_path: Path, sig: int):
     d = LogDaemon(
         tmp_path,
         "[program:a]\ncommand=sleep 1000\nstartsecs=0\n"
-        "[program:b]\ncommand=sh -c 'trap \"\" TERM; sleep 1000'\nstartsecs=0\nstopwaitsecs=1\n",
+        f"[program:b]\ncommand=sh -c 'trap \"\" TERM; touch {tmp_path}/trapped; sleep 1000'\n"
+        "startsecs=0\nstopwaitsecs=1\n",
     )
     d.start()
     a = int(d.wait_log(r"spawned: 'a' with pid (\d+)")[0].group(1))
     b = int(d.wait_log(r"spawned: 'b' with pid (\d+)")[0].group(1))
-    d.wait_log(r"success: b entered RUNNING")
+    # RUNNING comes at once (startsecs=0): the shell may not have set its trap yet.
+    wait_until(lambda: (tmp_path / "trapped").exists(), timeout=15)
     os.kill(d.proc.pid, sig)
     assert d.proc.wait(timeout=30) == 0
     d.wait_log(rf"received {signal.Signals(sig).name} indicating exit request")

@@ -979,3 +979,18 @@ def test_read_ctl_config(tmp_path):
         read_ctl_config(str(tmp_path / "bad.conf"))
     with pytest.raises(ConfigError, match="could not find"):
         read_ctl_config(str(tmp_path / "missing.conf"))
+
+
+def test_relative_paths_are_resolved_against_the_directory_given(tmp_path, monkeypatch):
+    """The daemon reads its config again on a worker thread, passing the
+    directory its loop saw: the process's own may be borrowed by a spawn."""
+    (tmp_path / "elsewhere" / "run").mkdir(parents=True)
+    (tmp_path / "run").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    text = "[supervisord]\nlogfile=sd.log\npidfile=run/sd.pid\n"
+    assert load_text(tmp_path, text).supervisord.logfile == str(tmp_path / "elsewhere" / "sd.log")
+    config = load_text(tmp_path, text, cwd=str(tmp_path))
+    assert config.supervisord.logfile == str(tmp_path / "sd.log")
+    assert config.supervisord.pidfile == str(tmp_path / "run" / "sd.pid")
+    # Nothing stays behind for the next load.
+    assert load_text(tmp_path, text).supervisord.logfile == str(tmp_path / "elsewhere" / "sd.log")

@@ -322,3 +322,21 @@ def test_groups_are_frozen_once_they_settle_and_removed_ones_are_collected(tmp_p
         sv.remove_group(name)  # 3 removed against 5 living: a full pass
     host.advance(1.1)
     assert first() is None and second() is None
+
+
+def test_a_reread_keeps_one_copy_of_each_unchanged_group(tmp_path, closing):
+    """reloadConfig parses on a worker thread and reports the changes; the
+    config it keeps shares the running groups' own objects where nothing
+    changed, so a reread of 5,000 programs does not hold each one twice."""
+    from supervisor_ng.runtime.control import Control
+
+    sv, host, waitpid, log = make_supervisor(tmp_path, program("a") + program("b"))
+    closing.append(sv)
+    conf = tmp_path / "supervisord.conf"
+    conf.write_text(conf.read_text().replace("[program:b]\ncommand=/bin/sleep 100", "[program:b]\ncommand=/bin/sleep 7"))
+    changes = sv.loop.run_until_complete(Control(sv).reload_config())
+    assert changes == ([], ["b"], [])
+    assert sv.config.group("a") is sv.groups["a"].config
+    assert sv.config.group("b") is not sv.groups["b"].config
+    assert sv.config.group("b").processes[0].command == "/bin/sleep 7"
+    sv.config_reader.close()

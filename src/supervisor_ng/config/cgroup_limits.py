@@ -17,6 +17,8 @@ import re
 from dataclasses import dataclass, fields
 from typing import Optional
 
+from ..dataclass_slots import SLOTS
+
 _SUFFIX = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4}
 
 # option -> (cgroup file, controller it needs)
@@ -30,7 +32,7 @@ FILES = {
 }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, **SLOTS)
 class CgroupLimits:
     """File contents for a program's cgroup, None where the option is unset."""
 

@@ -10,6 +10,7 @@ with stock must keep working.
 
 from __future__ import annotations
 
+import contextvars
 import enum
 import grp
 import math
@@ -18,9 +19,16 @@ import pwd
 import re
 import shlex
 import signal
-import urllib.parse
+from typing import TYPE_CHECKING, Optional
 
+from ..lazy_import import LazyModule
 from .model import AUTO, LOG_LEVELS, Auto, AutoRestart, Probe
+
+if TYPE_CHECKING:
+    from urllib import parse as url_parse
+else:
+    # Only an http:// check needs it; it loads ipaddress too (~0.45 MiB).
+    url_parse = LazyModule("urllib.parse")
 
 TRUE_WORDS = ("yes", "true", "on", "1")
 FALSE_WORDS = ("no", "false", "off", "0")
@@ -225,7 +233,7 @@ def _tcp_probe(text: str) -> Probe:
 
 
 def _http_probe(text: str) -> Probe:
-    parts = urllib.parse.urlsplit(text)
+    parts = url_parse.urlsplit(text)
     if parts.scheme.lower() == "https":
         raise ValueError(
             f"{text!r}: https is not supported, only http:// (an exec: check such as "
@@ -484,8 +492,21 @@ def logfile(value: object) -> str | Auto | Syslog | None:
     return path or None
 
 
+# The directory relative paths are resolved against when it is not the
+# process's: the daemon reads its config again on a worker thread, while a
+# spawn on the loop may have borrowed the process's directory (spawn.py).
+relative_to: contextvars.ContextVar[Optional[str]] = contextvars.ContextVar("relative_to", default=None)
+
+
+def absolute_path(path: str) -> str:
+    base = relative_to.get()
+    if base is not None:
+        path = os.path.join(base, path)  # an absolute path stays as it is
+    return os.path.abspath(path)
+
+
 def normalize_path(value: str) -> str:
-    return os.path.normpath(os.path.abspath(os.path.expanduser(value)))
+    return os.path.normpath(absolute_path(os.path.expanduser(value)))
 
 
 # Event type names a listener may subscribe to (stock events.EventTypes).

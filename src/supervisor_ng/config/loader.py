@@ -48,11 +48,21 @@ def load(
     *,
     overrides: Optional[dict] = None,
     env: Optional[Mapping[str, str]] = None,
+    cwd: Optional[str] = None,
 ) -> Config:
     """Parse the config at ``path``; ``overrides`` are command-line values for
     ``[supervisord]`` options (they win over the file); ``env`` supplies
-    ``%(ENV_X)s`` (default: ``os.environ``)."""
-    path = os.path.abspath(path)
+    ``%(ENV_X)s`` (default: ``os.environ``); relative paths are relative to
+    ``cwd`` (default: the current directory)."""
+    token = dt.relative_to.set(cwd)
+    try:
+        return _load(path, overrides, env)
+    finally:
+        dt.relative_to.reset(token)
+
+
+def _load(path: str, overrides: Optional[dict], env: Optional[Mapping[str, str]]) -> Config:
+    path = dt.absolute_path(path)
     here = os.path.dirname(path)
     environ = os.environ if env is None else env
     env_vars = env_names(environ)

@@ -11,6 +11,7 @@ import enum
 from dataclasses import dataclass, field
 from typing import Optional
 
+from ..dataclass_slots import SLOTS
 from .cgroup_limits import CgroupLimits
 
 
@@ -79,7 +80,7 @@ class Probe:
     command: str = ""  # exec: shlex-split when run, resolved like `command`
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, **SLOTS)
 class ProcessConfig:
     """One process: a ``[program:x]`` with numprocs=3 yields three of these."""
 
@@ -148,7 +149,7 @@ class FcgiSocketConfig:
     mode: Optional[int] = None  # unix only
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, **SLOTS)
 class GroupConfig:
     """A process group: a ``[program:x]`` (homogeneous), ``[group:x]``,
     ``[fcgi-program:x]`` or ``[eventlistener:x]`` pool."""

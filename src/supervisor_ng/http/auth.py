@@ -7,14 +7,22 @@ a leaked config does not give the password away.  ``supervisor-ng-passwd``
 
 from __future__ import annotations
 
-import base64
 import binascii
-import hashlib
-import hmac
 import os
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
+from ..lazy_import import LazyModule
 from . import openssl
+
+if TYPE_CHECKING:
+    import base64
+    import hashlib
+    import hmac
+else:
+    # At the first login checked: hashlib maps a module per hash family.
+    base64 = LazyModule("base64")
+    hashlib = LazyModule("hashlib")
+    hmac = LazyModule("hmac")
 
 REALM = "default"
 

@@ -11,13 +11,11 @@ and its failures are logged for the operator.
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import hmac
 import os
 import time
 from typing import TYPE_CHECKING, Optional
 
-from .auth import check_basic, is_slow
+from .auth import check_basic, hashlib, hmac, is_slow
 
 if TYPE_CHECKING:
     from ..logs.mainlog import MainLog

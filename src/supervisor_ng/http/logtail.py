@@ -20,7 +20,6 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from email.utils import formatdate
 from typing import Any, BinaryIO, Callable, Optional
 
 from . import wire
@@ -182,7 +181,7 @@ class TailStreams:
             response = wire.StreamResponse(
                 headers={
                     "Content-Type": "text/plain;charset=utf-8",
-                    "Last-Modified": formatdate(mtime, usegmt=True),
+                    "Last-Modified": wire.http_date(mtime),
                     "X-Accel-Buffering": "no",
                 }
             )

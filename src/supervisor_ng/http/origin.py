@@ -16,11 +16,21 @@ Each function returns the one-line reason for a refusal, or None.
 from __future__ import annotations
 
 import functools
-import ipaddress
 import socket
 from collections.abc import Iterable, Mapping
-from typing import Optional
-from urllib.parse import urlsplit
+from typing import TYPE_CHECKING, Optional
+
+from ..lazy_import import LazyModule
+
+if TYPE_CHECKING:
+    import ipaddress
+    from urllib import parse as url_parse
+else:
+    # Read per request (and at start for an inet listener without a
+    # password): urllib.parse and ipaddress are ~0.45 MiB a daemon serving
+    # only its unix socket never needs.
+    ipaddress = LazyModule("ipaddress")
+    url_parse = LazyModule("urllib.parse")
 
 # What the browser says of a request's initiator; "none" is the address bar
 # or a bookmark, which is the operator's own doing.
@@ -33,7 +43,7 @@ _FORM_TYPES = ("text/plain", "application/x-www-form-urlencoded", "multipart/for
 def _origin_of(url: str) -> Optional[tuple[str, str]]:
     """(scheme, host[:port]) of an Origin/Referer value, lower-cased."""
     try:
-        parts = urlsplit(url)
+        parts = url_parse.urlsplit(url)
     except ValueError:
         return None
     if not parts.scheme or not parts.netloc:

@@ -24,9 +24,9 @@ import os
 import traceback
 from collections.abc import Awaitable
 from typing import TYPE_CHECKING, Any, Callable, Optional
-from urllib.parse import unquote
 
 from ..config.model import Config, HttpServerConfig
+from ..lazy_import import LazyModule
 from ..logs.mainlog import TRACE
 from ..rpc.api_reexec import ReexecNamespace
 from ..rpc.codec import BodyTooLarge, ParseError, dump_fault, dump_response, parse_request_stream
@@ -37,13 +37,11 @@ from ..rpc.supervisor_api import SupervisorNamespace
 from ..runtime.control import Control
 from ..runtime.resources import ResourceSampler
 from ..systemd.activation import InheritedPool, inherited_pool
-from . import metrics, origin, sockets, tls, wire
+from . import origin, sockets, tls
 from .auth import REALM, UNAUTHORIZED_BODY
 from .live import may_change_state
 from .logins import LoginGuard
-from .logtail import TailStreams
 from .sockets import ControlSocketError
-from .ui import WebUI
 
 if TYPE_CHECKING:
     import ssl
@@ -51,6 +49,14 @@ if TYPE_CHECKING:
     from ..logs.mainlog import MainLog
     from ..runtime.handover import Handover
     from ..runtime.supervisor import Supervisor
+    from . import wire
+    from .logtail import TailStreams
+    from .ui import WebUI
+else:
+    # The HTTP layer (h11), the web page and the log tails are loaded when
+    # the first client connects: a daemon nobody talks to never holds them
+    # (~1.5 MiB).  Nothing at module level here may read an attribute of it.
+    wire = LazyModule(__name__.rpartition(".")[0] + ".wire")
 
 __all__ = ["ControlPlane", "ControlSocketError"]
 
@@ -62,7 +68,7 @@ SHUTDOWN_GRACE = 2.0  # seconds in-flight requests get when the daemon exits
 KEEPALIVE_TIMEOUT = 30 * 60.0
 ACCEPT_PENDING = 0.02  # seconds to accept connections queued before a unix socket is unlinked
 
-Handler = Callable[[wire.Request], Awaitable[wire.StreamResponse]]
+Handler = Callable[["wire.Request"], Awaitable["wire.StreamResponse"]]
 
 # Python 3.13+ unlinks a unix server's socket file on close unless told not
 # to; a socket passed by systemd belongs to its socket unit.
@@ -89,14 +95,14 @@ class ControlPlane:
         self.log = log
         self._get = get_supervisor
         self._listeners: list[_Listener] = []
-        self.tails = TailStreams()
+        self._tails: Optional[TailStreams] = None
         self.registry = Registry()
         self._namespaces: tuple[str, ...] = ()
         # Kept across API rebuilds: CPU % is measured between two requests.
         self.resources = ResourceSampler()
-        self.ui = WebUI(lambda: self.registry, get_supervisor)
+        self._ui: Optional[WebUI] = None
         # The web UI plugs in here: called for every path not handled above.
-        self.ui_handler: Optional[Handler] = self.ui.handle
+        self.ui_handler: Optional[Handler] = self._web_page
         self._serving = False
         self._inherited = InheritedPool([])
         self.logins = LoginGuard(log)
@@ -107,6 +113,30 @@ class ControlPlane:
         self._after_answer: dict[Any, Callable[[], None]] = {}
         # Control sockets a previous daemon image kept open for us, by address key.
         self._handed: dict[tuple, dict[str, Any]] = {}
+
+    @property
+    def tails(self) -> TailStreams:
+        if self._tails is None:
+            from .logtail import TailStreams
+
+            self._tails = TailStreams()
+        return self._tails
+
+    @property
+    def ui(self) -> WebUI:
+        if self._ui is None:
+            from .ui import WebUI
+
+            self._ui = WebUI(lambda: self.registry, self._get)
+        return self._ui
+
+    async def _web_page(self, request: wire.Request) -> wire.StreamResponse:
+        return await self.ui.handle(request)
+
+    def _poke_page(self) -> None:
+        """The page's live view looks again (if a page was ever served)."""
+        if self._ui is not None:
+            self._ui.hub.poke()
 
     # -- set-up (before the loop) ------------------------------------------------
 
@@ -232,25 +262,30 @@ class ControlPlane:
         async def handle(request: wire.Request) -> wire.StreamResponse:
             return await self._handle(listener.config, request)
 
-        web_server = wire.Server(handle, self._report_http, keepalive_timeout=KEEPALIVE_TIMEOUT)
+        def first_connection() -> asyncio.Protocol:
+            # The protocol factory: makes the HTTP server when a client first connects.
+            if listener.web_server is None:
+                listener.web_server = wire.Server(handle, self._report_http, keepalive_timeout=KEEPALIVE_TIMEOUT)
+            return listener.web_server()
+
         loop = asyncio.get_running_loop()
         sock = listener.bound.sock
         if listener.config.family == "unix":
             unix_kwargs: dict[str, Any] = {}
             if listener.bound.inherited and _UNIX_SERVER_CLEANS_UP:
                 unix_kwargs["cleanup_socket"] = False
-            server = await loop.create_unix_server(web_server, sock=sock, backlog=sockets.BACKLOG, **unix_kwargs)
+            server = await loop.create_unix_server(first_connection, sock=sock, backlog=sockets.BACKLOG, **unix_kwargs)
         else:
-            server = await loop.create_server(web_server, sock=sock, backlog=sockets.BACKLOG, ssl=listener.tls)
-        listener.web_server = web_server
+            server = await loop.create_server(first_connection, sock=sock, backlog=sockets.BACKLOG, ssl=listener.tls)
         listener.server = server
 
     async def reconfigure(self, config: Config) -> None:
         """A new generation: same addresses keep their socket (with the new
         auth and mode), new ones are bound, vanished ones closed."""
         self._set_api(config)
-        self.tails.retarget()
-        self.ui.hub.poke()
+        if self._tails is not None:
+            self._tails.retarget()
+        self._poke_page()
         old = {listener.bound.key: listener for listener in self._listeners}
         keep: list[_Listener] = []
         for server_config in config.http_servers:
@@ -303,8 +338,10 @@ class ControlPlane:
     async def close(self, grace: float = SHUTDOWN_GRACE) -> None:
         """Stop accepting, end the tails, let in-flight requests finish (for
         up to ``grace`` seconds), remove the socket files."""
-        self.tails.close()
-        self.ui.hub.close()
+        if self._tails is not None:
+            self._tails.close()
+        if self._ui is not None:
+            self._ui.hub.close()
         listeners, self._listeners = self._listeners, []
         await asyncio.gather(*(self._close_listener(listener, grace) for listener in listeners))
 
@@ -415,7 +452,7 @@ class ControlPlane:
                     self.log.trace(f"XML-RPC method {method}() returned fault: [{err.code}] {err.text}")
             finally:
                 if may_change_state(method):
-                    self.ui.hub.poke()  # the web page's live view looks again
+                    self._poke_page()
         except asyncio.CancelledError:
             raise
         except Exception:  # noqa: BLE001 - report, answer 500, keep serving
@@ -438,7 +475,7 @@ class ControlPlane:
             return _error(400)
         path = request.raw_path.split("?", 1)[0]
         if "%" in path:
-            path = unquote(path)
+            path = wire.unquote(path)
         rest = path.lstrip("/")
         _prefix, _, rest = rest.partition("/")
         spec, _, channel = rest.partition("/")
@@ -462,6 +499,8 @@ class ControlPlane:
         return await self.tails.serve(request, logfile, find)
 
     async def _metrics(self) -> wire.StreamResponse:
+        from . import metrics
+
         try:
             text = await metrics.render(self.registry)
         except RPCError as err:

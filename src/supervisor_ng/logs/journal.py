@@ -14,7 +14,7 @@ Two outputs:
   exits); a line longer than :data:`LINE_MAX` is cut into entries of that size.
 
 :func:`stream_fd` keeps the daemon out of the byte path: a journald stdout
-stream the child writes to directly (see runtime/journal_output.py for when).
+stream the child writes to directly (see runtime/direct_output.py for when).
 Its entries carry the identifier and priority, but no custom fields (the
 stream protocol has none).
 

@@ -15,7 +15,7 @@ The entries read are from this boot (``_BOOT_ID``) and either have the
 daemon's ``_PID`` and the ``SUPERVISOR_PROCESS_NAME`` /
 ``SUPERVISOR_GROUP_NAME`` / ``SUPERVISOR_CHANNEL`` fields (lines the daemon
 sent), or the identifier, priority and cgroup of a direct
-stream (runtime/journal_output.py: only used for process names unique in the
+stream (runtime/direct_output.py: only used for process names unique in the
 daemon).  Stream lines are not tied to this daemon's pid, so after a restart
 of the service they read like a log file that outlived it: earlier lines of
 the same program, this boot, come first.

@@ -19,14 +19,21 @@ must not import this module's asyncio); its names are re-exported here.
 from __future__ import annotations
 
 import asyncio
-import base64
-import datetime
 import time
 from collections.abc import Awaitable
-from typing import Any, Callable, Optional
-from xml.parsers import expat
+from typing import TYPE_CHECKING, Any, Callable, Optional
 
+from ..lazy_import import LazyModule
 from .marshalling import EncodedStruct, dump_fault, dump_members, dump_response
+
+if TYPE_CHECKING:
+    import base64
+    import datetime
+    from xml.parsers import expat
+else:
+    # At the first request: a daemon at rest holds no XML parser (pyexpat).
+    expat = LazyModule("xml.parsers.expat")
+    base64 = LazyModule("base64")
 
 __all__ = [
     "BodyTooLarge",
@@ -57,6 +64,8 @@ def _refuse(*_args: object) -> None:
 
 
 def _datetime(text: str) -> datetime.datetime:
+    import datetime  # rare in a request: not loaded for every daemon
+
     return datetime.datetime(*time.strptime(text.strip(), "%Y%m%dT%H:%M:%S")[:6])
 
 

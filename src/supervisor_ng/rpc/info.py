@@ -7,7 +7,6 @@ read the other keys directly.
 
 from __future__ import annotations
 
-import datetime
 import functools
 import time
 from typing import TYPE_CHECKING, Any, Optional
@@ -33,18 +32,31 @@ def describe(state: int, start: int, stop: int, now: int, pid: int, spawnerr: st
     if state == ProcessState.RUNNING:
         # Whole seconds on both ends, as stock computes it (its UTC datetimes
         # differ by exactly now - start); none if the clock was set back.
-        return f"pid {pid}, uptime {datetime.timedelta(seconds=max(0, now - start))}"
+        return f"pid {pid}, uptime {_uptime(max(0, now - start))}"
     if state in (ProcessState.FATAL, ProcessState.BACKOFF):
         return spawnerr or f'unknown error (try "tail {name}")'
     if state in (ProcessState.STOPPED, ProcessState.EXITED):
         if not start:
             return "Not started"
-        return datetime.datetime(*time.localtime(stop)[:6]).strftime("%b %d %I:%M %p")
+        return time.strftime("%b %d %I:%M %p", time.localtime(stop))
     return ""
 
 
+def _uptime(seconds: int) -> str:
+    """str(datetime.timedelta(seconds=seconds)), without loading datetime."""
+    days, rest = divmod(seconds, 86400)
+    clock = f"{rest // 3600}:{rest % 3600 // 60:02d}:{rest % 60:02d}"
+    return f"{days} day{'' if days == 1 else 's'}, {clock}" if days else clock
+
+
 def process_info(proc: Process, now: Optional[float] = None) -> dict[str, Any]:
-    """One getProcessInfo struct, partly marshalled already (see EncodedStruct)."""
+    """One getProcessInfo struct, partly marshalled already (see EncodedStruct).
+
+    getAllProcessInfo calls this for every process (5,000 in one answer), so
+    the members that change only with the process's state (all but now and
+    description) are kept, as a dict and as XML, in its info_cache; what a
+    call adds is its clock and the description.
+    """
     start = capped_int(proc.start_time)
     stop = capped_int(proc.stop_time)
     now_i = capped_int(time.time() if now is None else now)
@@ -52,28 +64,38 @@ def process_info(proc: Process, now: Optional[float] = None) -> dict[str, Any]:
     spawnerr = proc.spawnerr or ""
     pid = proc.pid
     exitstatus = proc.exitstatus or 0
-    stdout_logfile = proc.stdout_logfile or ""
-    before = {"name": proc.name, "group": proc.group.name, "start": start, "stop": stop}
-    after = {
-        "state": int(state),
-        "statename": state.name,
-        "spawnerr": spawnerr,
-        "exitstatus": exitstatus,
-        "logfile": stdout_logfile,
-        "stdout_logfile": stdout_logfile,
-        "stderr_logfile": proc.stderr_logfile or "",
-        "pid": pid,
-    }
     key = (start, stop, state, spawnerr, exitstatus, pid)
-    # The process keeps the XML of the members that change only with its
-    # state (all but now and description) in its info_cache.
     cached = proc.info_cache
     if cached is None or cached[0] != key:
-        cached = proc.info_cache = (key, dump_members(before), dump_members(after))
-    description = describe(state, start, stop, now_i, pid, spawnerr, proc.name)
-    info = {**before, "now": now_i, **after, "description": description}
-    xml = (cached[1], _now_member(now_i), cached[2], dump_members({"description": description}))
-    return EncodedStruct(info, xml)
+        stdout_logfile = proc.stdout_logfile or ""
+        before = {"name": proc.name, "group": proc.group.name, "start": start, "stop": stop}
+        after = {
+            "state": int(state),
+            "statename": state.name,
+            "spawnerr": spawnerr,
+            "exitstatus": exitstatus,
+            "logfile": stdout_logfile,
+            "stdout_logfile": stdout_logfile,
+            "stderr_logfile": proc.stderr_logfile or "",
+            "pid": pid,
+        }
+        # The dict in stock's key order, with now and description in place.
+        members = {**before, "now": 0, **after, "description": ""}
+        cached = proc.info_cache = (key, dump_members(before), dump_members(after), members)
+    if state == ProcessState.RUNNING:
+        uptime = _uptime(max(0, now_i - start))
+        description = f"pid {pid}, uptime {uptime}"
+        # Digits and fixed text only: nothing to escape.
+        description_xml = _RUNNING_DESCRIPTION.format(pid, uptime)
+    else:
+        description = describe(state, start, stop, now_i, pid, spawnerr, proc.name)
+        description_xml = dump_members({"description": description})
+    struct = EncodedStruct(cached[3], (cached[1], _now_member(now_i), cached[2], description_xml))
+    dict.update(struct, now=now_i, description=description)  # the XML has them already
+    return struct
+
+
+_RUNNING_DESCRIPTION = dump_members({"description": "pid {}, uptime {}"})
 
 
 @functools.lru_cache(maxsize=2)
@@ -147,14 +169,6 @@ def config_info(
 
 def group_result(proc: Process, status: int, description: str) -> dict[str, Any]:
     return {"name": proc.name, "group": proc.group.name, "status": status, "description": description}
-
-
-def all_processes_lexical(groups: dict[str, ProcessGroup]) -> list[Process]:
-    out = []
-    for gname in sorted(groups):
-        procs = groups[gname].processes
-        out.extend(procs[pname] for pname in sorted(procs))
-    return out
 
 
 def by_priority(processes: list[Process]) -> list[Process]:

@@ -91,7 +91,7 @@ def add_to_group(sv: Supervisor, group: ProcessGroup, new: tuple[ProcessConfig, 
         proc = Process(pconfig, group, sv)
         group.processes[pconfig.name] = proc
         added.append(proc)
-    _membership_changed(sv)
+    sv.membership_changed()
     if sv.may_autostart:
         for proc in added:
             sv.faults.run(f"the autostart of {proc.name}", proc.tick)
@@ -107,7 +107,7 @@ def remove_from_group(sv: Supervisor, group: ProcessGroup, process_name: Any) ->
     kept = tuple(p for p in group.config.processes if p.name != process_name)
     _set_group_config(sv, group, dataclasses.replace(group.config, processes=kept))
     del group.processes[process_name]
-    _membership_changed(sv)
+    sv.membership_changed()
     sv.faults.run(f"closing {proc.name}", proc.close)
 
 
@@ -139,6 +139,3 @@ def _set_group_config(sv: Supervisor, group: ProcessGroup, gconfig: GroupConfig)
         sv.config = dataclasses.replace(sv.config, groups=groups)
 
 
-def _membership_changed(sv: Supervisor) -> None:
-    # Supervisor.add_group/remove_group do this for whole groups.
-    sv.dependencies.forget()

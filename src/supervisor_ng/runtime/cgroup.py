@@ -103,6 +103,8 @@ def cgroup_name(group: str, name: str) -> str:
 class ProgramCgroup:
     """The cgroup one process of a program (and everything it starts) lives in."""
 
+    __slots__ = ("path", "stem")  # one per program
+
     def __init__(self, path: str, stem: str = "") -> None:
         self.path = path
         self.stem = stem  # the program's name for it, without the ".N" of a sibling

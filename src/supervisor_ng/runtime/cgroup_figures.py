@@ -16,8 +16,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
-import psutil
-
+from ..lazy_import import psutil
 from . import cgroup
 from .resources import ProcTrees, TreeFigures
 from .tree import Owner

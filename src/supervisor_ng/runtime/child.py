@@ -9,7 +9,7 @@ from ..config.model import ProcessConfig
 from ..core.process import Action, Kill, Log, ProcessMachine, Spawn, StateChanged
 from ..core.states import STOPPED_STATES, ProcessState
 from . import cgroup, destinations
-from .journal_output import direct_streams
+from .direct_output import direct_streams
 from .liveness import Liveness
 from .output import OutputChannel
 from .spawn import ChildPipes, SpawnError, SpawnRequest, child_environment
@@ -33,6 +33,14 @@ class Process:
     journal read-back of its channels, the cached encoding of its info
     struct, and its place in an event listener pool (``listener``).
     """
+
+    # Thousands of these live as long as the daemon: no per-instance dict.
+    __slots__ = (
+        "config", "group", "supervisor", "machine", "start_time", "spawns", "stop_time", "pipes",
+        "stdin", "listener", "info_cache", "_timer", "tree_stop", "liveness", "notify_status",
+        "notify_stopping", "journal_logs", "stdout_logfile", "stderr_logfile", "stdout", "stderr",
+        "__weakref__",
+    )  # fmt: skip
 
     def __init__(self, config: ProcessConfig, group: ProcessGroup, supervisor: Supervisor) -> None:
         self.config = config

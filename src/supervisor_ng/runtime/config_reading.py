@@ -11,6 +11,7 @@ the same time and their results come back in the order they were asked.
 from __future__ import annotations
 
 import asyncio
+import os
 from concurrent.futures import ThreadPoolExecutor
 from typing import Optional
 
@@ -30,10 +31,13 @@ class ConfigReader:
         """The file as it is now; ConfigError if it has one."""
         if self._worker is None:
             self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="config-reader")
-        return await asyncio.get_running_loop().run_in_executor(self._worker, self._load)
+        # The directory as of now, on the loop: the worker must not resolve a
+        # relative path while a spawn has borrowed the process's (spawn.py).
+        cwd = os.getcwd()
+        return await asyncio.get_running_loop().run_in_executor(self._worker, self._load, cwd)
 
-    def _load(self) -> Config:
-        return load(self._path, overrides=self._overrides)
+    def _load(self, cwd: str) -> Config:
+        return load(self._path, overrides=self._overrides, cwd=cwd)
 
     def close(self) -> None:
         # A parse still under way finishes on its own; nobody awaits it.

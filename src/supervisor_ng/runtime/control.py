@@ -13,6 +13,7 @@ this module alone.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import inspect
 import os
 from collections.abc import Iterable
@@ -157,11 +158,23 @@ class Control:
             new = await sv.config_reader.read()
         except ConfigError as exc:
             raise RPCError(Faults.CANT_REREAD, exc) from None
-        sv.config = new
         active = {name: group.config for name, group in sv.groups.items()}
+        added, changed, groups = [], [], []
+        for gconfig in new.groups:
+            current = active.get(gconfig.name)
+            if current is None:
+                added.append(gconfig.name)
+            elif current != gconfig:
+                changed.append(gconfig.name)
+            else:
+                # The running group's own config object, so that a reread
+                # does not keep a second copy of every unchanged program
+                # (5,000 programs: 14 MiB).
+                gconfig = current
+            groups.append(gconfig)
+        sv.config = dataclasses.replace(new, groups=tuple(groups))
+        sv.config_reads += 1
         wanted = {g.name for g in new.groups}
-        added = [g.name for g in new.groups if g.name not in active]
-        changed = [g.name for g in new.groups if g.name in active and active[g.name] != g]
         removed = [name for name in active if name not in wanted]
         return added, changed, removed
 
@@ -225,7 +238,7 @@ class Control:
         return info.by_priority(list(group.processes.values()))
 
     def lexical(self) -> list[Process]:
-        return info.all_processes_lexical(self.sv.groups)
+        return self.sv.lexical()
 
     # -- starting, stopping, signals ----------------------------------------------
 
@@ -384,7 +397,7 @@ class Control:
         out = []
         for gconfig in sv.config.groups:
             live = sv.groups.get(gconfig.name)
-            same = live is not None and live.config is gconfig
+            same = live is not None and live.config is gconfig and live.config_read == sv.config_reads
             for pconfig in gconfig.processes:
                 proc = live.processes.get(pconfig.name) if same and live is not None else None
                 out.append(info.config_info(gconfig, pconfig, live is not None, proc))

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Optional
 
 from ..config.model import AUTO, ChannelLogConfig
+from ..dataclass_slots import SLOTS
 from ..events.capture import Capture
 from ..events.types import COMMUNICATION_EVENTS, LOG_EVENTS
 from ..logs import journal
@@ -42,7 +43,7 @@ DataHook = Callable[[bytes], None]
 DEBUG = 10
 
 
-@dataclass
+@dataclass(**SLOTS)
 class Destinations:
     logfile: Optional[RotatingFile] = None
     stripper: Optional[AnsiStripper] = None

@@ -8,9 +8,15 @@ runtime: its start-up is on the critical path of every hand-over.
 
 from __future__ import annotations
 
-import json
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from ..lazy_import import LazyModule
+
+if TYPE_CHECKING:
+    import json
+else:
+    json = LazyModule("json")  # only a hand-over reads or writes one
 
 HANDOVER_FD_OPTION = "--handover-fd"
 HANDOVER_CHECK_OPTION = "--handover-check"

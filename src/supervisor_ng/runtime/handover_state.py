@@ -16,14 +16,22 @@ daemon can stop it as ``update`` would.
 
 from __future__ import annotations
 
-import base64
 import os
-import pickle
 import signal
 from typing import TYPE_CHECKING, Optional
 
 from ..config.loader import load
 from ..config.model import GroupConfig
+from ..lazy_import import LazyModule
+from .tree import parent_of
+
+if TYPE_CHECKING:
+    import base64
+    import pickle
+else:
+    # Only a hand-over needs them.
+    base64 = LazyModule("base64")
+    pickle = LazyModule("pickle")
 
 if TYPE_CHECKING:
     from .child import Process
@@ -128,6 +136,7 @@ def adopt_generation(supervisor: Supervisor, state: dict) -> None:
             continue  # added again below if the config has it
         group = ProcessGroup(gconfig, sv)
         sv.groups[name] = group
+        sv.membership_changed()
         group.take_over_socket(saved_group.get("socket"))
         for pname, saved in saved_group["processes"].items():
             proc = group.processes.get(pname)
@@ -172,17 +181,9 @@ def _old_config(sv: Supervisor, name: str, saved_group: dict) -> Optional[GroupC
     return gconfig if isinstance(gconfig, GroupConfig) else None
 
 
-def _parent_of(pid: int) -> int:
-    # Imported here: tree imports psutil, which the new binary's dry run
-    # (:func:`check`, on every hand-over's critical path) does not need.
-    from .tree import parent_of
-
-    return parent_of(pid)
-
-
 def _adopt_process(sv: Supervisor, proc: Process, saved: dict) -> None:
     pid = saved.get("machine", {}).get("pid", 0)
-    if pid and _parent_of(pid) != os.getpid():
+    if pid and parent_of(pid) != os.getpid():
         _stop_unadoptable(sv, proc.name, saved, f"pid {pid} is not a child of this daemon")
         _restart(sv, proc, saved)
         return
@@ -211,7 +212,7 @@ def _stop_unadoptable(sv: Supervisor, name: str, saved: dict, reason: str) -> No
     if reason:
         sv.log.warn(f"cannot adopt {name}: {reason}")
     pid = saved.get("machine", {}).get("pid", 0)
-    if pid and _parent_of(pid) == os.getpid():
+    if pid and parent_of(pid) == os.getpid():
         try:
             os.kill(pid, signal.SIGKILL)
         except OSError:

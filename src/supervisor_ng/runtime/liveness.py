@@ -48,11 +48,19 @@ class Liveness:
     """The readiness probe, watchdog and health check of ``proc``; it owns
     their timers and the probes in flight."""
 
+    # One per program, checks or not: no per-instance dict.
+    __slots__ = (
+        "proc", "_epoch", "_timers", "_in_flight", "_ready_interval", "_ready_detail",
+        "_watchdog_override", "_last_ping", "_failures_in_row", "_health_detail",
+        "ready_probes", "health_checks", "health_failures", "watchdog_timeouts", "unhealthy_restarts",
+    )  # fmt: skip
+
     def __init__(self, proc: Process) -> None:
         self.proc = proc
         self._epoch = 0
         self._timers: dict[str, Any] = {}  # "ready" | WATCHDOG | HEALTHCHECK -> host timer
-        self._in_flight: set[asyncio.Task[Any]] = set()
+        # Made by the first probe: an empty set is 216 bytes, most programs have no probe.
+        self._in_flight: Optional[set[asyncio.Task[Any]]] = None
         self._ready_interval = READY_FIRST_INTERVAL
         self._ready_detail = ""  # why the last readiness attempt failed
         self._watchdog_override: Optional[float] = None  # WATCHDOG_USEC, until the next spawn
@@ -217,7 +225,7 @@ class Liveness:
             "watchdog_override": self._watchdog_override,
             "last_ping": self._last_ping,
             "timers": {name: timer.when() for name, timer in self._timers.items()},
-            "probes_in_flight": len(self._in_flight),
+            "probes_in_flight": len(self._in_flight or ()),
             "counters": self.counters(),
         }
 
@@ -346,9 +354,10 @@ class Liveness:
         self._epoch += 1
         for name in list(self._timers):
             self._cancel(name)
-        for task in list(self._in_flight):
-            task.cancel()
-        self._in_flight.clear()
+        if self._in_flight:
+            for task in list(self._in_flight):
+                task.cancel()
+        self._in_flight = None
 
     def _launch(self, what: str, probe: Any, timeout: float, done: Callable[[ProbeResult], None]) -> None:
         """Run ``probe`` as a task of the generation; ``done`` gets its result
@@ -362,6 +371,8 @@ class Liveness:
                 return  # ended before the task got its first turn
             task = asyncio.current_task()
             if task is not None:
+                if self._in_flight is None:
+                    self._in_flight = set()
                 self._in_flight.add(task)
             try:
                 result = await run_probe(probe, timeout, self._context())
@@ -370,7 +381,7 @@ class Liveness:
                 sv.faults.report(f"the {what} of {name}", exc)
                 result = ProbeResult(False, f"probe error: {exc}")
             finally:
-                if task is not None:
+                if task is not None and self._in_flight is not None:
                     self._in_flight.discard(task)
             if epoch == self._epoch:
                 sv.faults.run(f"the {what} result of {name}", done, result)

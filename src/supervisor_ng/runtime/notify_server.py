@@ -20,7 +20,6 @@ from __future__ import annotations
 import array
 import asyncio
 import os
-import secrets
 import socket
 import struct
 from typing import Any, Callable, Optional, Protocol
@@ -138,7 +137,7 @@ class NotifyServer:
             return
         # Random, so that daemons side by side (and tests) never collide in
         # the one abstract namespace of the network namespace.
-        name = f"supervisor-ng/{os.getpid()}/notify/{secrets.token_hex(8)}"
+        name = f"supervisor-ng/{os.getpid()}/notify/{os.urandom(8).hex()}"
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_NONBLOCK | socket.SOCK_CLOEXEC)
         try:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)

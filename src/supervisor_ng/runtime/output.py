@@ -53,6 +53,11 @@ class OutputChannel:
     The log file stays open across restarts; the pipe changes with each spawn.
     """
 
+    __slots__ = (  # two per program
+        "channel", "destinations", "fast_path", "wakers", "_fd", "_loop", "_watching", "_timer",
+        "_delay", "_pipe_size", "_window_start", "_window_bytes",
+    )  # fmt: skip
+
     def __init__(self, channel: str, destinations: Destinations) -> None:
         self.channel = channel
         self.destinations = destinations

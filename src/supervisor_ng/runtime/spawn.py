@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import Optional
 
 from ..config.cgroup_limits import CgroupLimits
+from ..dataclass_slots import SLOTS
 from . import cgroup
 
 # Variables that describe the daemon's own relation to systemd; a child that
@@ -118,7 +119,7 @@ def child_environment(
     return env
 
 
-@dataclass
+@dataclass(**SLOTS)
 class ChildPipes:
     """The daemon's ends of a child's stdio (None where there is no pipe)."""
 
@@ -255,8 +256,10 @@ def _posix_spawn(req: SpawnRequest, stdin: int, stdout: int, stderr: int) -> int
         (os.POSIX_SPAWN_DUP2, stdout, 1),
         (os.POSIX_SPAWN_DUP2, stderr, 2),
     ]
-    # posix_spawn has no chdir or umask of its own; the daemon is single
-    # threaded, so borrowing its own for the duration of the call is safe.
+    # posix_spawn has no chdir or umask of its own; the daemon borrows its
+    # own for the duration of the call.  Only the loop's thread spawns, and
+    # the config reader's thread resolves paths against the directory the
+    # loop saw (config_reading.py).
     old_cwd = None
     if req.directory:
         old_cwd = os.open(".", os.O_RDONLY | os.O_CLOEXEC)

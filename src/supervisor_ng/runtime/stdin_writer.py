@@ -21,10 +21,14 @@ from typing import Optional
 
 
 class StdinWriter:
+    __slots__ = ("_fd", "_loop", "_pending", "_watching")  # one per program
+
     def __init__(self) -> None:
         self._fd: Optional[int] = None
         self._loop: Optional[asyncio.AbstractEventLoop] = None
-        self._pending = bytearray()
+        # The backlog; None while there is none (most programs never get
+        # stdin: no buffer sits allocated for each of them).
+        self._pending: Optional[bytearray] = None
         self._watching = False
 
     @property
@@ -35,7 +39,7 @@ class StdinWriter:
     @property
     def pending(self) -> int:
         """Bytes waiting for the child to read (part of the live state)."""
-        return len(self._pending)
+        return len(self._pending or b"")
 
     def attach(self, fd: Optional[int], loop: asyncio.AbstractEventLoop) -> None:
         """A new spawn: ``fd`` (or None: no stdin pipe) is ours from now on."""
@@ -48,21 +52,21 @@ class StdinWriter:
         whoever takes them over passes to :meth:`adopt`."""
         self._unwatch()
         fd, self._fd = self._fd, None
-        pending = bytes(self._pending)
-        self._pending.clear()
+        pending = bytes(self._pending or b"")
+        self._pending = None
         return fd, pending
 
     def adopt(self, fd: Optional[int], pending: bytes, loop: asyncio.AbstractEventLoop) -> None:
         """Take over a stdin and its backlog from :meth:`release`."""
         self.attach(fd, loop)
         if fd is not None and pending:
-            self._pending += pending
+            self._pending = bytearray(pending)
             self._watch()
 
     def detach(self) -> None:
         """The child exited (or leaves the daemon): drop what waits, close the fd."""
         self._unwatch()
-        self._pending.clear()
+        self._pending = None
         if self._fd is not None:
             try:
                 os.close(self._fd)
@@ -83,7 +87,7 @@ class StdinWriter:
             try:
                 view = view[os.write(self._fd, view) :]
             except BlockingIOError:
-                self._pending += view
+                self._pending = bytearray(view)
                 self._watch()
                 return
 
@@ -98,18 +102,20 @@ class StdinWriter:
         self._watching = False
 
     def _writable(self) -> None:
-        if self._fd is None:
+        pending = self._pending
+        if self._fd is None or pending is None:
             return
         try:
-            written = os.write(self._fd, self._pending)
+            written = os.write(self._fd, pending)
         except BlockingIOError:
             return
         except OSError:
             # The reader is gone: stock drops what was buffered, so do we; the
             # exit that follows closes the fd.
             self._unwatch()
-            self._pending.clear()
+            self._pending = None
             return
-        del self._pending[:written]
-        if not self._pending:
+        del pending[:written]
+        if not pending:
             self._unwatch()
+            self._pending = None

@@ -14,8 +14,6 @@ import signal
 from collections.abc import Coroutine, Iterable
 from typing import Any, Optional
 
-import psutil
-
 from ..config.loader import default_serverurl
 from ..config.model import AUTO, Config, ConfigError, GroupConfig, ProcessConfig
 from ..core.process import describe_wait_status
@@ -23,6 +21,7 @@ from ..core.states import STOPPED_STATES, ProcessState, SupervisorState
 from ..events import types as ev
 from ..events.bus import EventBus, SerialCounter
 from ..events.ticks import TickTimer
+from ..lazy_import import psutil
 from . import cgroup, heap
 from .child import Process
 from .config_reading import ConfigReader
@@ -51,6 +50,10 @@ class ProcessGroup:
     def __init__(self, config: GroupConfig, supervisor: Supervisor) -> None:
         self.config = config
         self.supervisor = supervisor
+        # Which read of the config file the group was made from: stock's
+        # getAllConfigInfo shows a group's AUTO log names only while nothing
+        # re-read the file since (then 'auto', though the config is the same).
+        self.config_read = supervisor.config_reads
         self._socket = FcgiSocket(config.socket, f"fcgi-program:{config.name}") if config.socket is not None else None
         self.processes: dict[str, Process] = {}
         for pconfig in config.processes:
@@ -120,6 +123,7 @@ class Supervisor:
         self.log = log
         self.overrides = overrides or {}
         self.config_reader = ConfigReader(config.path, self.overrides)
+        self.config_reads = 0  # reloadConfig calls that replaced self.config
         self.base_env = dict(os.environ if base_env is None else base_env)
         self.state = SupervisorState.RUNNING
         self.groups: dict[str, ProcessGroup] = {}
@@ -138,6 +142,8 @@ class Supervisor:
         self.by_pid: dict[int, Process] = {}  # main pids: kept by each Process as it spawns and exits
         self.ticks: Optional[TickTimer] = None
         self._settle_timer: Optional[Timer] = None
+        self._lexical: Optional[list[Process]] = None
+        self._shared_names: Optional[set[str]] = None
         self._removed_unwalked = 0  # programs of removed groups, frozen since
         self._tasks: set[asyncio.Task[None]] = set()
         self._memo: Optional[dict] = None
@@ -333,10 +339,40 @@ class Supervisor:
 
     # -- groups -------------------------------------------------------------------
 
+    def lexical(self) -> list[Process]:
+        """Every process by group name, then by name: getAllProcessInfo's
+        order.  Kept until a group comes or goes (sorting 5,000 names for
+        each call cost more than the rest of the call)."""
+        if self._lexical is None:
+            self._lexical = [
+                group.processes[name]
+                for _gname, group in sorted(self.groups.items())
+                for name in sorted(group.processes)
+            ]
+        return self._lexical
+
+    def shared_names(self) -> set[str]:
+        """Process names that more than one process has (in different
+        groups).  Kept until a group comes or goes: every spawn of a
+        journal-only program asks."""
+        if self._shared_names is None:
+            seen: set[str] = set()
+            self._shared_names = set()
+            for proc in self.processes():
+                name = proc.config.name
+                (self._shared_names if name in seen else seen).add(name)
+        return self._shared_names
+
+    def membership_changed(self) -> None:
+        """A group, or a process of a group, came or went."""
+        self._lexical = None
+        self._shared_names = None
+        self.dependencies.forget()
+
     def add_group(self, gconfig: GroupConfig, start: bool = True) -> ProcessGroup:
         group = ProcessGroup(gconfig, self)
         self.groups[gconfig.name] = group
-        self.dependencies.forget()
+        self.membership_changed()
         self.events.notify(ev.ProcessGroupAdded(gconfig.name))
         if start:
             group.autostart()
@@ -345,7 +381,7 @@ class Supervisor:
     def remove_group(self, name: str) -> None:
         """Forget a group whose processes are all stopped."""
         group = self.groups.pop(name)
-        self.dependencies.forget()
+        self.membership_changed()
         group.close()
         self.events.notify(ev.ProcessGroupRemoved(name))
         self._removed_unwalked += len(group.processes)

@@ -20,7 +20,7 @@ import signal
 from collections.abc import Iterable
 from typing import Optional
 
-import psutil
+from ..lazy_import import psutil
 
 Owner = tuple[str, str]  # (group, process name) of the program a process belongs to
 

@@ -27,9 +27,8 @@ import signal
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-import psutil
-
 from ..core.process import signame
+from ..lazy_import import psutil
 from . import cgroup
 from .tree import kill_survivors, signal_members, signal_tree, tree_members
 
@@ -60,6 +59,8 @@ class _CgroupStop:
 class TreeStop:
     """Owned by a :class:`~.child.Process`; it carries out the machine's
     kills and sees the leftovers of each stop to their end."""
+
+    __slots__ = ("_process", "_stop", "_leftovers", "_cg_stop", "_cg_leftovers")  # one per program
 
     def __init__(self, process: Process) -> None:
         self._process = process

@@ -175,16 +175,47 @@ def test_json_layer_refuses_cross_site_requests(d: Daemon):
     assert status == 200 and out["ok"]
 
 
-def _read_event(resp: http.client.HTTPResponse) -> dict:
-    """The next ``status`` event of an SSE stream (read raw: the chunk-size
-    lines in between are skipped, each event is one chunk)."""
-    data = None
+def _read_event(resp: http.client.HTTPResponse) -> tuple[str, dict]:
+    """The next event of an SSE stream, (name, data) (read raw: the
+    chunk-size lines in between are skipped, each event is one chunk)."""
+    kind, data = "message", None
     while True:
         line = resp.fp.readline().decode()
-        if line.startswith("data: "):
+        if line.startswith("event: "):
+            kind = line[7:].strip()
+        elif line.startswith("data: "):
             data = json.loads(line[6:])
         elif line == "\n" and data is not None:
-            return data
+            return kind, data
+
+
+class StreamView:
+    """What a page makes of the status stream: the whole status, then updates
+    applied to it.  Remembers the last update's size and the programs it named."""
+
+    def __init__(self, resp: http.client.HTTPResponse) -> None:
+        self.resp = resp
+        kind, first = _read_event(resp)
+        assert kind == "status", kind
+        self.daemon = {k: v for k, v in first.items() if k != "processes"}
+        self.procs = {f"{p['group']}:{p['name']}": p for p in first["processes"]}
+        self.named: set[str] = set()
+        self.removed: list[str] = []
+
+    def next(self) -> dict:
+        kind, data = _read_event(self.resp)
+        assert kind == "update", (kind, sorted(data))
+        self.named = {f"{p['group']}:{p['name']}" for p in data.get("processes", [])}
+        self.removed = data.get("removed", [])
+        for p in data.get("processes", []):
+            self.procs[f"{p['group']}:{p['name']}"] = p
+        for key in self.removed:
+            del self.procs[key]
+        self.daemon.update({k: v for k, v in data.items() if k not in ("processes", "removed")})
+        return data
+
+    def states(self) -> dict[str, str]:
+        return {key: p["statename"] for key, p in self.procs.items()}
 
 
 def test_status_stream_follows_state_changes(d: Daemon):
@@ -193,16 +224,40 @@ def test_status_stream_follows_state_changes(d: Daemon):
         conn.request("GET", "/api/events")
         resp = conn.getresponse()
         assert resp.status == 200 and resp.getheader("Content-Type").startswith("text/event-stream")
-        first = _read_event(resp)
-        states = {p["name"]: p["statename"] for p in first["processes"]}
-        assert states == {"cat": "RUNNING", "sleeper": "RUNNING", "w1": "RUNNING"}
+        view = StreamView(resp)
+        assert view.states() == {"cat:cat": "RUNNING", "sleeper:sleeper": "RUNNING", "workers:w1": "RUNNING"}
+        assert view.daemon["counts"] == {"RUNNING": 3}
         d.rpc.supervisor.stopProcess("sleeper")
         while True:  # STOPPING may come first
-            event = _read_event(resp)
-            states = {p["name"]: p["statename"] for p in event["processes"]}
-            if states["sleeper"] == "STOPPED":
+            view.next()
+            # Only the program that changed is sent, never the whole table.
+            assert view.named <= {"sleeper:sleeper"} and not view.removed
+            if view.states()["sleeper:sleeper"] == "STOPPED":
                 break
-            assert states["sleeper"] == "STOPPING"
+            assert view.states()["sleeper:sleeper"] == "STOPPING"
+        assert view.states() == {"cat:cat": "RUNNING", "sleeper:sleeper": "STOPPED", "workers:w1": "RUNNING"}
+        assert view.daemon["counts"] == {"RUNNING": 2, "STOPPED": 1}
+    finally:
+        conn.close()
+
+
+def test_status_stream_names_removed_and_added_groups(d: Daemon):
+    conn = http.client.HTTPConnection("127.0.0.1", d.port, timeout=15)
+    try:
+        conn.request("GET", "/api/events")
+        view = StreamView(conn.getresponse())
+        d.write_programs(PROGRAMS.replace("[group:workers]\nprograms=w1\n", ""))
+        result = d.ctl("update")
+        assert result.returncode == 0, result
+        # w1 leaves its group for a group of its own: "workers" goes away.
+        while "workers:w1" in view.procs or "w1:w1" not in view.procs:
+            view.next()
+            assert not view.named & {"cat:cat", "sleeper:sleeper"}
+        d.wait_state("w1", "RUNNING")
+        while view.states()["w1:w1"] != "RUNNING":
+            view.next()
+        assert view.states() == {"cat:cat": "RUNNING", "sleeper:sleeper": "RUNNING", "w1:w1": "RUNNING"}
+        assert view.daemon["counts"] == {"RUNNING": 3}
     finally:
         conn.close()
 
@@ -235,20 +290,23 @@ def _open_stream(d: Daemon) -> tuple[http.client.HTTPConnection, http.client.HTT
     conn.request("GET", "/api/events")
     resp = conn.getresponse()
     assert resp.status == 200
-    _read_event(resp)
     return conn, resp
 
 
 def test_status_stream_survives_a_daemon_restart(d: Daemon):
     conn, resp = _open_stream(d)
     try:
+        view = StreamView(resp)
         d.rpc.supervisor.restart()
         d.wait_until(lambda: _running_all(d), what="the new generation")
         d.rpc.supervisor.stopProcess("cat")
         while True:
-            event = _read_event(resp)
-            states = {p["name"]: p["statename"] for p in event["processes"]}
-            if states.get("cat") == "STOPPED":
+            kind, event = _read_event(resp)
+            if kind == "status":  # a new generation: the whole status again
+                view.procs = {f"{p['group']}:{p['name']}": p for p in event["processes"]}
+            for p in event.get("processes", []):
+                view.procs[f"{p['group']}:{p['name']}"] = p
+            if view.states().get("cat:cat") == "STOPPED":
                 break
     finally:
         conn.close()
@@ -263,6 +321,7 @@ def _running_all(d: Daemon) -> bool:
 
 def test_open_streams_do_not_hold_up_shutdown(d: Daemon):
     conn, resp = _open_stream(d)
+    StreamView(resp)
     tail = http.client.HTTPConnection("127.0.0.1", d.port, timeout=15)
     tail.request("GET", "/mainlogtail")
     assert tail.getresponse().status == 200

@@ -147,3 +147,31 @@ def test_metrics_text_parses():
 def test_metrics_propagates_faults():
     with pytest.raises(RPCError):
         run(metrics.render(FakeRegistry(fail=True)))
+
+
+def test_exit_log_since_gives_each_stream_only_new_exits():
+    from types import SimpleNamespace
+
+    from supervisor_ng.core.states import ProcessState
+    from supervisor_ng.http.history import MAX_EXITS, ExitLog
+
+    clock = Clock()
+    log = ExitLog(clock)
+    proc = SimpleNamespace(name="p", group=SimpleNamespace(name="g"), spawnerr="")
+
+    def exit_once() -> None:
+        change = SimpleNamespace(old=ProcessState.RUNNING, new=ProcessState.EXITED, exitstatus=1, expected=False)
+        log.record(proc, change)
+        clock.now += 1
+
+    exit_once()
+    exit_once()
+    first, mark = log.since(0)
+    assert len(first) == 2
+    assert log.since(mark) == ([], mark)
+    exit_once()
+    new, mark2 = log.since(mark)
+    assert [e["t"] for e in new] == [first[-1]["t"] + 1]
+    for _ in range(MAX_EXITS + 5):  # more than are kept: the kept ones, no more
+        exit_once()
+    assert len(log.since(mark2)[0]) == MAX_EXITS

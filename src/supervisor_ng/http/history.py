@@ -33,6 +33,7 @@ class ExitLog:
     def __init__(self, clock: Callable[[], float] = time.time) -> None:
         self._clock = clock
         self._exits: deque[dict[str, Any]] = deque(maxlen=MAX_EXITS)
+        self._total = 0  # exits ever noted: a stream's mark of what it has sent
 
     def record(self, proc: Process, change: StateChanged) -> None:
         if change.old not in _ALIVE or change.new not in _ENDED:
@@ -48,12 +49,19 @@ class ExitLog:
                 "spawnerr": (proc.spawnerr or "") if change.new == ProcessState.BACKOFF else "",
             }
         )
+        self._total += 1
 
     def recent(self) -> list[dict[str, Any]]:
         horizon = self._clock() - KEEP_SECONDS
         while self._exits and self._exits[0]["t"] < horizon:
             self._exits.popleft()
         return list(self._exits)
+
+    def since(self, mark: int) -> tuple[list[dict[str, Any]], int]:
+        """The exits noted after ``mark`` (still kept), and the new mark."""
+        recent = self.recent()
+        new = min(self._total - mark, len(recent))
+        return (recent[len(recent) - new :] if new > 0 else []), self._total
 
 
 class RecordingHub(StatusHub):

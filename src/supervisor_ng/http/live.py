@@ -22,6 +22,23 @@ if TYPE_CHECKING:
 _READ_ONLY_PREFIXES = ("get", "read", "tail", "list", "method")
 
 
+class StreamWake(asyncio.Event):
+    """One stream's wake-up, and what it is woken for: the processes whose
+    state changed, and whether programs may have come or gone (``rescan``)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.procs: set[Any] = set()
+        self.rescan = True  # a new stream looks at everything once
+
+    def take(self) -> tuple[set[Any], bool]:
+        """What happened since the last take; the stream sleeps again after."""
+        self.clear()
+        procs, rescan = self.procs, self.rescan
+        self.procs, self.rescan = set(), False
+        return procs, rescan
+
+
 def may_change_state(method: object) -> bool:
     if not isinstance(method, str):
         return False
@@ -32,17 +49,17 @@ def may_change_state(method: object) -> bool:
 class StatusHub:
     def __init__(self, get_supervisor: Callable[[], Supervisor]) -> None:
         self._get = get_supervisor
-        self._wakers: set[asyncio.Event] = set()
+        self._wakers: set[StreamWake] = set()
         self._observed: Optional[Any] = None  # the Supervisor our observer sits on
         self.closing = False
 
-    def open(self) -> asyncio.Event:
-        wake = asyncio.Event()
+    def open(self) -> StreamWake:
+        wake = StreamWake()
         self._wakers.add(wake)
         self._follow_generation()
         return wake
 
-    def release(self, wake: asyncio.Event) -> None:
+    def release(self, wake: StreamWake) -> None:
         self._wakers.discard(wake)
         if not self._wakers:
             self._unhook()
@@ -53,6 +70,7 @@ class StatusHub:
             return
         self._follow_generation()
         for wake in self._wakers:
+            wake.rescan = True
             wake.set()
 
     def close(self) -> None:
@@ -61,8 +79,9 @@ class StatusHub:
             wake.set()
         self._unhook()
 
-    def _on_change(self, _proc: Any, _change: Any) -> None:
+    def _on_change(self, proc: Any, _change: Any) -> None:
         for wake in self._wakers:
+            wake.procs.add(proc)
             wake.set()
 
     def _follow_generation(self) -> None:

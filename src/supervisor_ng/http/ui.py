@@ -1,10 +1,13 @@
 """The web page: static assets, a small JSON layer, a status stream, and
 the stock URLs (``/``, ``index.html?action=...``, ``tail.html``).
 
-Every read and every action goes through the XML-RPC registry (see
-:mod:`.actions`), so the page can do nothing the API cannot, and does it
-the same way.  Live status is a Server-Sent Events stream woken by the
-daemon's own state changes (:mod:`.live`); live log tails are the existing
+Every action and every read but the status table goes through the XML-RPC
+registry (see :mod:`.actions`), so the page can do nothing the API cannot,
+and does it the same way.  The status table shows getAllProcessInfo's fields,
+read from the processes without the API's XML (:mod:`.status_feed`); it is
+live over a Server-Sent Events stream woken by the daemon's own state changes
+(:mod:`.live`) that sends the whole status once, then only what changed.
+Live log tails are the existing
 ``/logtail`` and ``/mainlogtail`` streams, read by the page with ``fetch``.
 """
 
@@ -13,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import html
 import json
-import os
 import re
 import time
 from pathlib import Path
@@ -23,6 +25,7 @@ from urllib.parse import quote, urlsplit
 from ..rpc.faults import RPCError
 from . import actions, wire
 from .history import RecordingHub
+from .status_feed import StatusFeed, encode, json_array, process_count
 
 if TYPE_CHECKING:
     from ..rpc.registry import Registry
@@ -96,6 +99,7 @@ def _json(data: Any, status: int = 200) -> wire.Response:
 class WebUI:
     def __init__(self, get_registry: Any, get_supervisor: Any) -> None:
         self._registry = get_registry
+        self._supervisor = get_supervisor
         self.hub = RecordingHub(get_supervisor)
 
     @property
@@ -149,16 +153,15 @@ class WebUI:
         without JavaScript (curl, a text browser) it still shows every
         program with stock-style action links; the script then takes over.
         Past :data:`STATIC_ROWS_MAX` programs only when asked (``rows=all``)."""
-        snap = await self.snapshot()
-        procs = snap["processes"]
-        if len(procs) > STATIC_ROWS_MAX and not all_rows:
+        count = process_count(self._supervisor())
+        if count > STATIC_ROWS_MAX and not all_rows:
             rows = (
-                f'<tr class="empty"><td colspan="8">{len(procs)} programs: '
+                f'<tr class="empty"><td colspan="8">{count} programs: '
                 '<a href="index.html?rows=all">the whole table</a> '
                 "(for a browser without JavaScript; large)</td></tr>"
             )
         else:
-            rows = "".join(_static_row(proc) for proc in procs)
+            rows = "".join(_static_row(proc) for proc in (await self.snapshot())["processes"])
         if not rows:
             rows = '<tr class="empty"><td colspan="8">No programs.</td></tr>'
         template = (WEB_DIR / "index.html").read_text(encoding="utf-8")
@@ -172,32 +175,9 @@ class WebUI:
     # -- reads ---------------------------------------------------------------------
 
     async def snapshot(self) -> dict[str, Any]:
-        """What the status table shows, from the API."""
-        registry = self.registry
-        try:
-            state = await registry.call("supervisor.getState", [])
-            processes = await registry.call("supervisor.getAllProcessInfo", [])
-            ident = await registry.call("supervisor.getIdentification", [])
-        except RPCError as exc:
-            return {
-                "state": "UNAVAILABLE",
-                "message": exc.text,
-                "processes": [],
-                "now": time.time(),
-            }
-        try:
-            version = await registry.call("ng.getVersion", [])
-        except RPCError:
-            version = ""
-        return {
-            "state": state["statename"],
-            "identification": ident,
-            "version": version,
-            "pid": os.getpid(),
-            "now": time.time(),
-            "processes": processes,
-            "exits": self.hub.exits.recent(),
-        }
+        """What the status table shows: the fields of getAllProcessInfo,
+        read from the processes in slices (see :mod:`.status_feed`)."""
+        return await StatusFeed(self._supervisor, self.hub.exits).whole()
 
     async def _stats(self) -> wire.StreamResponse:
         try:
@@ -205,7 +185,11 @@ class WebUI:
             daemon = await self.registry.call("ng.getDaemonStats", [])
         except RPCError as exc:
             return _json({"ok": False, "message": exc.text}, 503)
-        return _json({"ok": True, "processes": procs, "daemon": daemon})
+        # Thousands of rows: encoded in turns, not in one json.dumps.
+        rows = await json_array(procs)
+        body = f'{{"ok":true,"daemon":{json.dumps(daemon, default=str)},"processes":{rows}}}'
+        response = wire.Response(text=body, content_type="application/json")
+        return _no_store(response)
 
     async def _redirects_stderr(self, name: str) -> bool:
         """Whether ``name`` (``group:name`` or a lone program's name) sends
@@ -234,28 +218,23 @@ class WebUI:
         )
         await response.prepare(request)
         wake = self.hub.open()
-        last = None
+        feed = StatusFeed(self._supervisor, self.hub.exits)
         try:
             await response.write(b"retry: 1000\n\n")
+            procs, rescan = wake.take()
             while not self.hub.closing:
-                snap = await self.snapshot()
-                # "now" changes every call; only real changes are sent.
-                key = json.dumps(
-                    {k: v for k, v in snap.items() if k != "now"}, sort_keys=True, default=str
-                )
-                if key != last:
-                    last = key
-                    await response.write(
-                        f"event: status\ndata: {json.dumps(snap, default=str)}\n\n".encode()
-                    )
+                # The whole status first, then only what changed since.
+                event = await feed.next(procs, rescan)
+                if event is not None:
+                    await response.write(await encode(*event))
                 try:
                     await asyncio.wait_for(wake.wait(), KEEPALIVE)
                 except asyncio.TimeoutError:
                     await response.write(b": keepalive\n\n")
+                    procs, rescan = set(), False
                     continue
-                wake.clear()
                 await asyncio.sleep(COALESCE)
-                wake.clear()
+                procs, rescan = wake.take()
             await response.write_eof()
         except (ConnectionError, RuntimeError):
             pass  # the browser went away

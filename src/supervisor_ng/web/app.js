@@ -124,19 +124,66 @@
     );
   }
 
-  // A new status event: only the programs whose data changed are marked for
-  // redrawing (and their group's header, whose count may have moved).
+  // The whole status (the stream's first event): only the programs whose
+  // data changed are marked for redrawing (and their group's header, whose
+  // count may have moved).
   function takeSnapshot(next) {
     const before = new Map();
     for (const p of (snapshot && snapshot.processes) || []) before.set(fullSpec(p), p);
     snapshot = next;
-    for (const p of next.processes || []) {
+    snapshot.processes = snapshot.processes || [];
+    for (const p of snapshot.processes) {
       const key = fullSpec(p);
       const old = before.get(key);
       if (!old || !sameShown(old, p)) {
         dirty.add(key);
         dirty.add("group:" + p.group);
       }
+    }
+    reindex();
+  }
+
+  let position = new Map(); // "group:name" -> index in snapshot.processes
+
+  function reindex() {
+    position = new Map();
+    snapshot.processes.forEach((p, i) => position.set(fullSpec(p), i));
+  }
+
+  // As getAllProcessInfo orders them: by group, then name (code points).
+  function byName(a, b) {
+    if (a.group !== b.group) return a.group < b.group ? -1 : 1;
+    return a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
+  }
+
+  // A later event: only what changed since the one before (the programs
+  // whose fields changed, the ones removed, the daemon's fields that moved).
+  function takeUpdate(update) {
+    for (const key in update) {
+      if (key !== "processes" && key !== "removed" && key !== "exits") snapshot[key] = update[key];
+    }
+    let reorder = false;
+    for (const p of update.processes || []) {
+      const key = fullSpec(p);
+      const at = position.get(key);
+      if (at === undefined) {
+        snapshot.processes.push(p);
+        reorder = true;
+      } else {
+        snapshot.processes[at] = p;
+      }
+      dirty.add(key);
+      dirty.add("group:" + p.group);
+    }
+    if (update.removed && update.removed.length) {
+      const gone = new Set(update.removed);
+      snapshot.processes = snapshot.processes.filter((p) => !gone.has(fullSpec(p)));
+      for (const key of gone) dirty.add("group:" + key.split(":")[0]);
+      reorder = true;
+    }
+    if (reorder) {
+      snapshot.processes.sort(byName);
+      reindex();
     }
   }
 
@@ -385,9 +432,18 @@
     const live = $("#live");
     const source = new EventSource("api/events");
     source.addEventListener("status", (ev) => {
-      takeSnapshot(JSON.parse(ev.data));
+      const data = JSON.parse(ev.data);
+      takeSnapshot(data);
       receivedAt = Date.now();
-      ProgramHistory.observe(snapshot);
+      ProgramHistory.observe(data, true);
+      render();
+    });
+    source.addEventListener("update", (ev) => {
+      const data = JSON.parse(ev.data);
+      if (!snapshot) return; // cannot happen: the stream begins with the whole status
+      takeUpdate(data);
+      receivedAt = Date.now();
+      ProgramHistory.observe(data, false);
       render();
     });
     source.onopen = () => {

@@ -51,19 +51,20 @@ window.ProgramHistory = (function () {
     while (list.length > MAX_EVENTS || (list.length && now - list[0].t > HOUR)) list.shift();
   }
 
-  // Exits come from the daemon's note of them (snapshot.exits: how each
-  // ended, kept only while a page is open); spawns from each program's
-  // start time changing.  The exit before the page opened is known only
-  // from the program's last stop time, and how it ended only if it has not
-  // been spawned again since.
-  function observe(snapshot) {
-    const now = snapshot.now;
-    for (const e of snapshot.exits || []) {
+  // Exits come from the daemon's note of them (data.exits: how each ended,
+  // kept only while a page is open); spawns from each program's start time
+  // changing.  The exit before the page opened is known only from the
+  // program's last stop time, and how it ended only if it has not been
+  // spawned again since.  ``data`` is the whole status (``full``) or an
+  // update: the programs that changed, the exits since, the removed ones.
+  function observe(data, full) {
+    const now = data.now;
+    for (const e of data.exits || []) {
       const ev = { t: e.t, kind: "exit", state: e.state, exitstatus: e.exitstatus, expected: e.expected, spawnerr: e.spawnerr };
       addEvent(e.group + ":" + e.name, ev, now, 0.001);
     }
     const present = new Set();
-    for (const p of snapshot.processes || []) {
+    for (const p of data.processes || []) {
       const key = p.group + ":" + p.name;
       present.add(key);
       const before = seen.get(key);
@@ -81,7 +82,11 @@ window.ProgramHistory = (function () {
     }
     // Programs removed from the configuration take their history with them.
     for (const map of [seen, events, series]) {
-      for (const key of map.keys()) if (!present.has(key)) map.delete(key);
+      if (full) {
+        for (const key of map.keys()) if (!present.has(key)) map.delete(key);
+      } else {
+        for (const key of data.removed || []) map.delete(key);
+      }
     }
   }
 

@@ -1,4 +1,4 @@
-"""What launching N programs costs at the least: the syscalls no daemon avoids.
+"""What launching, reading and stopping N programs cost at the least: the syscalls no daemon avoids.
 
     .venv/bin/python bench/spawn_floor.py            # 1000 and 5000 children
     .venv/bin/python bench/spawn_floor.py --sizes 500
@@ -11,8 +11,13 @@ writable, the two ``cgroup.procs`` writes that place the child in a cgroup
 of its own before it runs (``runtime/cgroup.py``: the spawner steps into the
 child's cgroup for the call and back), plus the ``mkdir`` of that cgroup.
 No event loop, no state machine, no log line: the launch of a daemon cannot
-be faster than this on the same machine.  Every child is killed and reaped
-(and every cgroup removed) before the next size.
+be faster than this on the same machine.
+
+Two more floors, in the cgroup run: one pass of the files ``/metrics`` reads
+for each program on a host whose cgroups have no memory or pids controller
+(``cgroup.procs``, ``cpu.stat`` and the process's ``/proc/PID/statm``,
+runtime/cgroup_figures.py), and the stop: SIGTERM to every child, then
+``waitpid`` for each and the ``rmdir`` of its cgroup.
 """
 
 from __future__ import annotations
@@ -78,16 +83,33 @@ def launch(count: int, cgroups: Optional[str]) -> tuple[float, list[int], list[i
     return time.perf_counter() - began, pids, fds
 
 
-def clean(pids: list[int], fds: list[int], cgroups: Optional[str], count: int) -> None:
+def read_figures(pids: list[int], cgroups: str) -> float:
+    began = time.perf_counter()
+    for n, pid in enumerate(pids):
+        path = os.path.join(cgroups, f"p{n}")
+        for name in (os.path.join(path, "cgroup.procs"), os.path.join(path, "cpu.stat"), f"/proc/{pid}/statm"):
+            fd = os.open(name, os.O_RDONLY)
+            try:
+                os.read(fd, 4096)
+            finally:
+                os.close(fd)
+    return time.perf_counter() - began
+
+
+def clean(pids: list[int], fds: list[int], cgroups: Optional[str], count: int) -> float:
+    """Stop every child (SIGTERM, reap, rmdir): the seconds it took."""
+    began = time.perf_counter()
     for pid in pids:
-        os.kill(pid, signal.SIGKILL)
+        os.kill(pid, signal.SIGTERM)
     for pid in pids:
         os.waitpid(pid, 0)
-    for fd in fds:
-        os.close(fd)
     if cgroups is not None:
         for n in range(count):
             os.rmdir(os.path.join(cgroups, f"p{n}"))
+    took = time.perf_counter() - began
+    for fd in fds:
+        os.close(fd)
+    return took
 
 
 def main(argv: list[str]) -> int:
@@ -104,8 +126,9 @@ def main(argv: list[str]) -> int:
     root = _cgroup_root()
     print(f"load average {os.getloadavg()[0]:.2f}, {os.cpu_count()} CPUs, "
           f"cgroups: {root or 'none writable (psutil mode only)'}")
-    print("| children | spawn only | per child | + cgroup (mkdir, 2 moves) | per child |")
-    print("|---:|---:|---:|---:|---:|")
+    print("| children | spawn only | per child | + cgroup (mkdir, 2 moves) | per child "
+          "| /metrics files, one pass | stop (TERM, reap, rmdir) |")
+    print("|---:|---:|---:|---:|---:|---:|---:|")
     try:
         if root is not None:
             _write(os.path.join(root, "self", "cgroup.procs"), "0")
@@ -115,10 +138,12 @@ def main(argv: list[str]) -> int:
             cells = [f"{plain:.2f} s", f"{plain / size * 1e3:.2f} ms"]
             if root is not None:
                 placed, pids, fds = launch(size, root)
-                clean(pids, fds, root, size)
-                cells += [f"{placed:.2f} s", f"{placed / size * 1e3:.2f} ms"]
+                figures = read_figures(pids, root)
+                stop = clean(pids, fds, root, size)
+                cells += [f"{placed:.2f} s", f"{placed / size * 1e3:.2f} ms", f"{figures * 1e3:.0f} ms",
+                          f"{stop * 1e3:.0f} ms"]
             else:
-                cells += ["—", "—"]
+                cells += ["—"] * 4
             print(f"| {size} | " + " | ".join(cells) + " |", flush=True)
     finally:
         if root is not None:

@@ -28,11 +28,14 @@ def capped_int(value: float) -> int:
     return max(MININT, min(MAXINT, int(value)))
 
 
+_RUNNING = "pid {}, uptime {}"
+
+
 def describe(state: int, start: int, stop: int, now: int, pid: int, spawnerr: str, name: str) -> str:
     if state == ProcessState.RUNNING:
         # Whole seconds on both ends, as stock computes it (its UTC datetimes
         # differ by exactly now - start); none if the clock was set back.
-        return f"pid {pid}, uptime {_uptime(max(0, now - start))}"
+        return _RUNNING.format(pid, _uptime(max(0, now - start)))
     if state in (ProcessState.FATAL, ProcessState.BACKOFF):
         return spawnerr or f'unknown error (try "tail {name}")'
     if state in (ProcessState.STOPPED, ProcessState.EXITED):
@@ -84,7 +87,7 @@ def process_info(proc: Process, now: Optional[float] = None) -> dict[str, Any]:
         cached = proc.info_cache = (key, dump_members(before), dump_members(after), members)
     if state == ProcessState.RUNNING:
         uptime = _uptime(max(0, now_i - start))
-        description = f"pid {pid}, uptime {uptime}"
+        description = _RUNNING.format(pid, uptime)
         # Digits and fixed text only: nothing to escape.
         description_xml = _RUNNING_DESCRIPTION.format(pid, uptime)
     else:
@@ -95,7 +98,7 @@ def process_info(proc: Process, now: Optional[float] = None) -> dict[str, Any]:
     return struct
 
 
-_RUNNING_DESCRIPTION = dump_members({"description": "pid {}, uptime {}"})
+_RUNNING_DESCRIPTION = dump_members({"description": _RUNNING})
 
 
 @functools.lru_cache(maxsize=2)

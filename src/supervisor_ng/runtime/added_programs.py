@@ -107,7 +107,7 @@ def remove_from_group(sv: Supervisor, group: ProcessGroup, process_name: Any) ->
     kept = tuple(p for p in group.config.processes if p.name != process_name)
     _set_group_config(sv, group, dataclasses.replace(group.config, processes=kept))
     del group.processes[process_name]
-    sv.membership_changed()
+    sv.membership_changed(removed=1)
     sv.faults.run(f"closing {proc.name}", proc.close)
 
 

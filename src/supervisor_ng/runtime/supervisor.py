@@ -363,11 +363,15 @@ class Supervisor:
                 (self._shared_names if name in seen else seen).add(name)
         return self._shared_names
 
-    def membership_changed(self) -> None:
-        """A group, or a process of a group, came or went."""
+    def membership_changed(self, removed: int = 0) -> None:
+        """A group, or a process of a group, came or went (``removed``: how
+        many processes went, whose objects a full settle walks)."""
         self._lexical = None
         self._shared_names = None
         self.dependencies.forget()
+        if removed:
+            self._removed_unwalked += removed
+            self._settle_soon()
 
     def add_group(self, gconfig: GroupConfig, start: bool = True) -> ProcessGroup:
         group = ProcessGroup(gconfig, self)
@@ -381,11 +385,9 @@ class Supervisor:
     def remove_group(self, name: str) -> None:
         """Forget a group whose processes are all stopped."""
         group = self.groups.pop(name)
-        self.membership_changed()
+        self.membership_changed(removed=len(group.processes))
         group.close()
         self.events.notify(ev.ProcessGroupRemoved(name))
-        self._removed_unwalked += len(group.processes)
-        self._settle_soon()
 
     def autostart(self, groups: list[ProcessGroup]) -> None:
         """Start what starts by itself in ``groups``, in their order, a slice

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from ..runtime.slices import in_slices
 from .api_common import ApiPart
 
 
@@ -22,14 +23,19 @@ class InfoMethods(ApiPart):
         control = self._control()
         return control.process_info(control.process(name))
 
-    def getAllProcessInfo(self) -> list[dict[str, Any]]:
+    async def getAllProcessInfo(self) -> list[dict[str, Any]]:
         """getProcessInfo for every process, by group name then process name.
 
         @return array result  one getProcessInfo struct per process
         """
         control = self._control()
         now = time.time()
-        return [control.process_info(p, now) for p in control.lexical()]
+        out: list[dict[str, Any]] = []
+        # A struct whose process changed state is marshalled anew: right
+        # after 5,000 programs started, that is all of them, ~150 ms in one
+        # turn; built in slices, the loop is handed back every 5 ms.
+        await in_slices(control.lexical(), lambda proc: out.append(control.process_info(proc, now)), max_items=512)
+        return out
 
     def getAllConfigInfo(self) -> list[dict[str, Any]]:
         """The configuration of every process the configuration file (as last

@@ -30,17 +30,19 @@ async def in_slices(
     act: Callable[[T], None],
     *,
     still_wanted: Optional[Callable[[], None]] = None,
+    max_items: int = SLICE_ITEMS,
 ) -> None:
     """Call ``act`` on each item in order, yielding to the loop between slices.
 
     ``still_wanted`` runs after each yield, before the next slice: the world
     may have changed meanwhile (the daemon began shutting down), and it
-    raises to end the work there.
+    raises to end the work there.  ``max_items``: more for items that cost
+    microseconds (reading, not acting), whose slices the time limit ends.
     """
     count = 0
     started = time.monotonic()
     for item in items:
-        if count >= SLICE_ITEMS or (count and time.monotonic() - started >= SLICE_SECONDS):
+        if count >= max_items or (count and time.monotonic() - started >= SLICE_SECONDS):
             await asyncio.sleep(0)
             if still_wanted is not None:
                 still_wanted()

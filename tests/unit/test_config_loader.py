@@ -994,3 +994,20 @@ def test_relative_paths_are_resolved_against_the_directory_given(tmp_path, monke
     assert config.supervisord.pidfile == str(tmp_path / "run" / "sd.pid")
     # Nothing stays behind for the next load.
     assert load_text(tmp_path, text).supervisord.logfile == str(tmp_path / "elsewhere" / "sd.log")
+
+
+def test_a_load_leaves_nothing_for_the_cyclic_collector(tmp_path):
+    """A reread of thousands of programs must not leave its parse to a full
+    pass of the collector, which runs on the daemon's loop (configparser's
+    section proxies are cycles of their own, broken by IniDocument.close)."""
+    import gc
+
+    programs = "".join(f"[program:p{i}]\ncommand=sleep 1\n" for i in range(500))
+    path = write(tmp_path / "many.conf", "[supervisord]\n" + programs)
+    gc.collect()
+    gc.disable()
+    try:
+        assert len(load(str(path)).groups) == 500
+        assert gc.collect() < 50
+    finally:
+        gc.enable()

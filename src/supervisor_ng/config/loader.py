@@ -55,13 +55,15 @@ def load(
     ``%(ENV_X)s`` (default: ``os.environ``); relative paths are relative to
     ``cwd`` (default: the current directory)."""
     token = dt.relative_to.set(cwd)
+    doc = IniDocument()
     try:
-        return _load(path, overrides, env)
+        return _load(doc, path, overrides, env)
     finally:
+        doc.close()
         dt.relative_to.reset(token)
 
 
-def _load(path: str, overrides: Optional[dict], env: Optional[Mapping[str, str]]) -> Config:
+def _load(doc: IniDocument, path: str, overrides: Optional[dict], env: Optional[Mapping[str, str]]) -> Config:
     path = dt.absolute_path(path)
     here = os.path.dirname(path)
     environ = os.environ if env is None else env
@@ -69,7 +71,6 @@ def _load(path: str, overrides: Optional[dict], env: Optional[Mapping[str, str]]
     messages = Messages()
 
     text = read_text(path)
-    doc = IniDocument()
     doc.read(path, text)
     # The daemon's view of [supervisorctl] is supervisorctl's: the main file
     # alone, so it is taken before the includes are read into the document.

@@ -46,6 +46,16 @@ def _url(d: Daemon, path: str = "/") -> str:
     return f"http://127.0.0.1:{d.port}{path}"
 
 
+def _watching(daemon_factory, browser):
+    """A daemon with PROGRAMS all RUNNING, and a page on it recording its events."""
+    d = daemon_factory(PROGRAMS, inet=True)
+    d.wait_all()
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    page.add_init_script(_RECORD_EVENTS)
+    page.goto(_url(d))
+    return d, page
+
+
 def _events(page) -> list[dict]:
     return page.evaluate("window.__events")
 
@@ -61,11 +71,7 @@ def _counts(page) -> dict[str, int]:
 
 
 def test_changes_arrive_as_small_updates(daemon_factory, browser, shoot):
-    d = daemon_factory(PROGRAMS, inet=True)
-    d.wait_all()
-    page = browser.new_page(viewport={"width": 1280, "height": 800})
-    page.add_init_script(_RECORD_EVENTS)
-    page.goto(_url(d))
+    d, page = _watching(daemon_factory, browser)
     row = page.locator("tr[data-name='sleeper']")
     expect(row).to_have_attribute("data-state", "RUNNING", timeout=TIMEOUT)
     expect(page.locator("#counts")).to_have_text("5 running · 5 total")
@@ -117,11 +123,7 @@ def test_changes_arrive_as_small_updates(daemon_factory, browser, shoot):
 def test_uptime_ticks_without_updates(daemon_factory, browser):
     # The uptime text moves every second; the page computes it, so a quiet
     # daemon sends nothing after the whole status.
-    d = daemon_factory(PROGRAMS, inet=True)
-    d.wait_all()
-    page = browser.new_page(viewport={"width": 1280, "height": 800})
-    page.add_init_script(_RECORD_EVENTS)
-    page.goto(_url(d))
+    d, page = _watching(daemon_factory, browser)
     desc = page.locator("tr[data-name='sleeper'] td.desc")
     expect(desc).to_contain_text("uptime", timeout=TIMEOUT)
     before = desc.text_content()
